@@ -1,0 +1,66 @@
+# Everything a fresh clone needs: `make run` serves the site with a worker,
+# `make test` runs the whole suite. Both set themselves up first.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+STAMP := $(VENV)/.installed
+MODELS := ml_models/efficientnet_lite0.keras
+WORKER_CONCURRENCY ?= 1
+
+# Local runs may use the built-in insecure key; production sets DJANGO_SECRET_KEY.
+export DJANGO_LOCAL_DEV ?= 1
+export PYTHONUNBUFFERED := 1
+export TF_CPP_MIN_LOG_LEVEL ?= 2
+
+.PHONY: run test setup install models db worker lint bench clean
+
+$(STAMP): requirements.txt requirements-dev.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $(STAMP)
+
+install: $(STAMP)
+
+$(MODELS): $(STAMP) classifiers/inference/efficientnet_lite.py classifiers/inference/torch_weights.py
+	$(PY) manage.py build_models
+	touch $(MODELS)
+
+models: $(MODELS)
+
+db: $(MODELS)
+	mkdir -p var
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py setup_demos
+	$(PY) manage.py collectstatic --noinput --verbosity 0
+
+setup: db
+
+run: setup
+	@echo "Serving http://127.0.0.1:8000 with a Celery worker (Ctrl-C stops both)"
+	@trap 'kill 0' INT TERM EXIT; \
+	$(BIN)/celery -A portfolio worker --loglevel=INFO --concurrency=$(WORKER_CONCURRENCY) & \
+	$(BIN)/gunicorn portfolio.wsgi --bind 127.0.0.1:8000 --workers 2 --threads 4 --access-logfile - & \
+	wait
+
+worker: setup
+	$(BIN)/celery -A portfolio worker --loglevel=INFO --concurrency=$(WORKER_CONCURRENCY)
+
+# The suite talks to real PostgreSQL and Redis (the queue and worker tests
+# need them); point these elsewhere if yours are not on localhost.
+test: export DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test
+test: export CELERY_BROKER_URL ?= redis://127.0.0.1:6379/15
+test: $(MODELS)
+	$(BIN)/pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+bench: setup
+	$(PY) bench/accuracy.py
+	$(PY) bench/latency.py
+
+clean:
+	rm -rf $(VENV) var ml_models/*.keras

@@ -1,0 +1,74 @@
+"""The demos this site ships, and the model versions built for them at set-up.
+
+``setup_demos`` writes these into the database (idempotently); after that the
+database is the source of truth and admins add versions through the site.
+Each version's measured figures live in ``classifiers/specs/<slug>-v<N>.json``,
+written by the scripts under ``bench/``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+SPECS_DIR = Path(__file__).parent / "specs"
+IMAGENET_LABELS = Path(__file__).parent / "inference" / "imagenet_classes.json"
+
+# ImageNet-1k index ranges (inclusive). Dogs are 151-268, domestic cats 281-285.
+DOG_CLASSES = [(151, 268)]
+CAT_CLASSES = [(281, 285)]
+
+DEMOS = [
+    {
+        "slug": "cats-vs-dogs",
+        "title": "Cats vs dogs",
+        "summary": "Is it a cat or a dog? An ImageNet network read through its cat and dog classes.",
+        "description": (
+            "An EfficientNet-Lite network trained on ImageNet-1k. The probability of "
+            "“cat” is the sum over its five domestic-cat classes, that of “dog” the sum "
+            "over its 118 dog breeds."
+        ),
+        "kind": "imagenet-subset",
+        "position": 1,
+        "config": {"groups": {"cat": CAT_CLASSES, "dog": DOG_CLASSES}},
+        "examples": [
+            {"image": "classifiers/examples/cat.jpg", "caption": "Cat"},
+            {"image": "classifiers/examples/golden-retriever.jpg", "caption": "Golden retriever"},
+            {"image": "classifiers/examples/fox-squirrel.jpg", "caption": "Fox squirrel"},
+        ],
+        "versions": ["cats-vs-dogs-v1.json"],
+    },
+    {
+        "slug": "dog-breeds",
+        "title": "Dog breeds",
+        "summary": "Which of 118 breeds is this dog? And an honest “not a dog” when it is not one.",
+        "description": "The same ImageNet network ranked within its 118 dog classes.",
+        "kind": "imagenet-subset",
+        "position": 2,
+        "config": {"groups": {"dog": DOG_CLASSES}},
+        "examples": [
+            {"image": "classifiers/examples/dalmatian.jpg", "caption": "Dalmatian"},
+            {"image": "classifiers/examples/golden-retriever.jpg", "caption": "Golden retriever"},
+        ],
+        "versions": [],
+    },
+    {
+        "slug": "celebrity-lookalike",
+        "title": "Celebrity look-alike",
+        "summary": "Which famous person do you look like? Face detection, alignment and a face embedding.",
+        "description": "Finds the face, embeds it and looks for the nearest people in the gallery.",
+        "kind": "face-lookalike",
+        "position": 3,
+        "config": {},
+        "examples": [],
+        "versions": [],
+    },
+]
+
+
+def version_spec(filename: str) -> dict:
+    return json.loads((SPECS_DIR / filename).read_text())
+
+
+def imagenet_labels() -> list[str]:
+    return json.loads(IMAGENET_LABELS.read_text())

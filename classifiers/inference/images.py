@@ -1,0 +1,87 @@
+"""Decode and check an uploaded image before anything is stored or queued.
+
+Every upload goes through ``decode_upload``: it must be a real raster image of
+an allowed format, within the byte and pixel limits, fully decodable (a
+truncated file is refused rather than half-read), rotated upright by its EXIF
+tag, and is re-encoded to a plain JPEG so nothing else in the original (EXIF
+GPS, ICC tricks, trailing payloads) is kept.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import warnings
+from dataclasses import dataclass
+
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+ALLOWED_FORMATS = {"JPEG", "PNG", "WEBP", "GIF", "BMP"}
+STORED_MAX_SIDE = 1024  # larger than any model input; keeps storage small
+JPEG_QUALITY = 90
+
+
+class ImageRejected(ValueError):
+    """The upload is not an image we accept; the message is shown to the user."""
+
+
+@dataclass(frozen=True)
+class DecodedImage:
+    image: Image.Image  # RGB, upright, at most STORED_MAX_SIDE on its long side
+    jpeg: bytes  # what is stored
+    sha256: str  # of the bytes as uploaded
+    original_size: tuple[int, int]
+
+
+def decode_upload(data: bytes, *, max_bytes: int, max_pixels: int) -> DecodedImage:
+    if not data:
+        raise ImageRejected("The file is empty.")
+    if len(data) > max_bytes:
+        raise ImageRejected(f"The file is larger than {max_bytes // (1024 * 1024)} MB.")
+    try:
+        with warnings.catch_warnings():
+            # Pillow only warns between max_pixels and 2x; treat it as refusal.
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data))
+            if image.format not in ALLOWED_FORMATS:
+                raise ImageRejected(
+                    f"{image.format or 'This'} files are not accepted; "
+                    "upload a JPEG, PNG, WebP, GIF or BMP photo."
+                )
+            width, height = image.size
+            if width * height > max_pixels:
+                raise ImageRejected(
+                    f"The image is {width}x{height} pixels; the limit is "
+                    f"{max_pixels // 1_000_000} megapixels."
+                )
+            image.load()  # decodes everything: truncated data fails here
+    except ImageRejected:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise ImageRejected("The image has too many pixels to process safely.") from exc
+    except UnidentifiedImageError as exc:
+        raise ImageRejected("The file is not an image we can read.") from exc
+    except (OSError, SyntaxError, ValueError) as exc:
+        # Pillow reports truncated and corrupt data as OSError/SyntaxError.
+        raise ImageRejected(f"The image is damaged or incomplete ({exc}).") from exc
+
+    image = ImageOps.exif_transpose(image)
+    image = _to_rgb(image)
+    image.thumbnail((STORED_MAX_SIDE, STORED_MAX_SIDE), Image.Resampling.LANCZOS)
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", quality=JPEG_QUALITY)
+    return DecodedImage(
+        image=image,
+        jpeg=buffer.getvalue(),
+        sha256=hashlib.sha256(data).hexdigest(),
+        original_size=(width, height),
+    )
+
+
+def _to_rgb(image: Image.Image) -> Image.Image:
+    if image.mode in ("RGBA", "LA") or (image.mode == "P" and "transparency" in image.info):
+        rgba = image.convert("RGBA")
+        background = Image.new("RGB", rgba.size, (255, 255, 255))
+        background.paste(rgba, mask=rgba.getchannel("A"))
+        return background
+    return image.convert("RGB")

@@ -1,0 +1,59 @@
+"""Turn an RGB image into a model input, as the version's input spec says.
+
+The spec travels with each model version, so an uploaded model trained with
+another normalisation is served correctly. Preprocessing names:
+
+- ``lite``: (x - 127) / 128, the EfficientNet-Lite convention.
+- ``tf``: x / 127.5 - 1 (MobileNet, Inception style).
+- ``torch``: ImageNet mean/std on x / 255.
+- ``raw``: 0..255 floats, for models that normalise inside the graph.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image
+
+_IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
+_IMAGENET_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
+
+NORMALISERS = {
+    "lite": lambda x: (x - 127.0) / 128.0,
+    "tf": lambda x: x / 127.5 - 1.0,
+    "torch": lambda x: (x / 255.0 - _IMAGENET_MEAN) / _IMAGENET_STD,
+    "raw": lambda x: x,
+}
+RESAMPLING = {"bicubic": Image.Resampling.BICUBIC, "bilinear": Image.Resampling.BILINEAR}
+
+
+def validate_spec(spec: dict) -> None:
+    size = spec.get("size")
+    if not isinstance(size, int) or not 32 <= size <= 1024:
+        raise ValueError("input spec 'size' must be an integer between 32 and 1024")
+    if spec.get("preprocessing") not in NORMALISERS:
+        raise ValueError(f"input spec 'preprocessing' must be one of {sorted(NORMALISERS)}")
+    crop = spec.get("crop", 1.0)
+    if not isinstance(crop, (int, float)) or not 0.5 <= crop <= 1.0:
+        raise ValueError("input spec 'crop' must be between 0.5 and 1.0")
+    if spec.get("resample", "bicubic") not in RESAMPLING:
+        raise ValueError(f"input spec 'resample' must be one of {sorted(RESAMPLING)}")
+
+
+def centre_crop_box(image: Image.Image, fraction: float) -> tuple[float, float, float, float]:
+    """The centred square covering ``fraction`` of the short side."""
+    width, height = image.size
+    side = min(width, height) * fraction
+    left, top = (width - side) / 2, (height - side) / 2
+    return (left, top, left + side, top + side)
+
+
+def to_model_input(image: Image.Image, spec: dict) -> np.ndarray:
+    """One image -> float32 array of shape (size, size, 3)."""
+    size = spec["size"]
+    resized = image.convert("RGB").resize(
+        (size, size),
+        RESAMPLING[spec.get("resample", "bicubic")],
+        box=centre_crop_box(image, spec.get("crop", 1.0)),
+    )
+    pixels = np.asarray(resized, dtype=np.float32)
+    return NORMALISERS[spec["preprocessing"]](pixels).astype(np.float32)

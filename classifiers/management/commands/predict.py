@@ -1,0 +1,65 @@
+"""Run a demo's pipeline on local files, exactly as the worker does."""
+
+import json
+from pathlib import Path
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from classifiers.inference.images import ImageRejected, decode_upload
+from classifiers.models import Demo
+
+
+class Command(BaseCommand):
+    help = "Predict SLUG IMAGE...: one JSON object per image with --json."
+
+    def add_arguments(self, parser):
+        parser.add_argument("slug")
+        parser.add_argument("images", nargs="+")
+        parser.add_argument("--json", action="store_true", help="one JSON object per line")
+        parser.add_argument("--version", type=int, help="version number (default: promoted)")
+
+    def handle(self, *args, slug: str, images: list[str], json: bool, version: int | None, **o):
+        from classifiers.inference.pipelines import run_pipeline
+
+        demo = Demo.objects.select_related("promoted_version").filter(slug=slug).first()
+        if demo is None:
+            raise CommandError(f"no demo {slug!r}; run `python manage.py setup_demos`")
+        model_version = (
+            demo.versions.filter(number=version).first() if version else demo.promoted_version
+        )
+        if model_version is None:
+            raise CommandError(f"{slug} has no such model version")
+        for path in images:
+            record = {"path": path, "model_version": model_version.number}
+            try:
+                data = Path(path).read_bytes()
+                decoded = decode_upload(
+                    data,
+                    max_bytes=settings.UPLOAD_MAX_BYTES,
+                    max_pixels=settings.UPLOAD_MAX_PIXELS,
+                )
+                outcome = run_pipeline(demo, model_version, decoded.image)
+            except (OSError, ImageRejected) as exc:
+                record.update(status="failed", label=None, score=None, top=[], reason=str(exc))
+            else:
+                record.update(
+                    status=outcome.status,
+                    label=outcome.label,
+                    score=outcome.score,
+                    top=outcome.top,
+                    reason=outcome.reason,
+                )
+            self.stdout.write(_json_line(record) if json else _human_line(record))
+
+
+def _json_line(record: dict) -> str:
+    return json.dumps(record)
+
+
+def _human_line(record: dict) -> str:
+    if record["status"] == "failed":
+        return f"{record['path']}: failed: {record['reason']}"
+    answer = record["label"] or record["reason"]
+    score = f" {record['score']:.1%}" if record["score"] is not None else ""
+    return f"{record['path']}: {record['status']} {answer}{score} (v{record['model_version']})"

@@ -1,0 +1,64 @@
+"""Register the shipped demos and their built model versions (idempotent)."""
+
+from pathlib import Path
+
+from django.conf import settings
+from django.core.files import File
+from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
+
+from classifiers import services
+from classifiers.catalog import DEMOS, imagenet_labels, version_spec
+from classifiers.models import Demo, ModelVersion, ModelVersionStatus
+
+
+class Command(BaseCommand):
+    help = "Create or update the demos and their shipped model versions from the catalog."
+
+    def handle(self, *args, **options):
+        for position, entry in enumerate(DEMOS):
+            demo, _ = Demo.objects.update_or_create(
+                slug=entry["slug"],
+                defaults={
+                    "title": entry["title"],
+                    "summary": entry["summary"],
+                    "description": entry["description"],
+                    "kind": entry["kind"],
+                    "config": entry["config"],
+                    "examples": entry["examples"],
+                    "position": entry.get("position", position),
+                },
+            )
+            for filename in entry["versions"]:
+                self._register_version(demo, version_spec(filename))
+            demo.refresh_from_db()
+            state = f"serving v{demo.promoted_version.number}" if demo.is_live else "coming"
+            self.stdout.write(f"{demo.slug}: {state}")
+
+    @transaction.atomic
+    def _register_version(self, demo: Demo, spec: dict) -> None:
+        path = Path(settings.ML_MODELS_DIR) / spec["artifact"]
+        if not path.exists():
+            raise CommandError(f"{path} is missing: run `python manage.py build_models` first")
+        sha256 = services.file_sha256(path)
+        labels = imagenet_labels() if spec["labels"] == "imagenet" else spec["labels"]
+        version = ModelVersion.objects.filter(demo=demo, number=spec["number"]).first()
+        if version is None:
+            version = ModelVersion(demo=demo, number=spec["number"], sha256=sha256)
+            with path.open("rb") as f:
+                version.artifact.save(path.name, File(f), save=False)
+        elif version.sha256 != sha256:
+            # A stored artifact never changes; a rebuilt one must be a new version.
+            self.stderr.write(
+                f"{demo.slug} v{version.number}: built artifact differs from the stored one; "
+                "keeping the stored one"
+            )
+        version.name = spec["name"]
+        version.labels = labels
+        version.input_spec = spec["input_spec"]
+        version.metrics = spec.get("metrics", {})
+        version.notes = spec.get("notes", "")
+        version.status = ModelVersionStatus.READY
+        version.save()
+        if demo.promoted_version_id is None:
+            services.model_version_promote(version=version, reason="shipped default at set-up")

@@ -1,0 +1,186 @@
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.urls import reverse
+
+
+class DemoKind(models.TextChoices):
+    IMAGENET_SUBSET = "imagenet-subset", "ImageNet subset"
+    FACE_LOOKALIKE = "face-lookalike", "Face look-alike"
+
+
+class Demo(models.Model):
+    slug = models.SlugField(unique=True)
+    title = models.CharField(max_length=120)
+    summary = models.CharField(max_length=240, help_text="One line on the gallery card.")
+    description = models.TextField(blank=True)
+    kind = models.CharField(max_length=32, choices=DemoKind.choices)
+    # Pipeline options for this demo (which classes count, how many to show).
+    config = models.JSONField(default=dict, blank=True)
+    # [{"image": "static path", "caption": "..."}]: shipped with the site.
+    examples = models.JSONField(default=list, blank=True)
+    promoted_version = models.ForeignKey(
+        "ModelVersion", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ("position", "slug")
+
+    def __str__(self) -> str:
+        return self.title
+
+    def get_absolute_url(self) -> str:
+        return reverse("classifiers:demo", args=[self.slug])
+
+    @property
+    def is_live(self) -> bool:
+        return self.promoted_version_id is not None
+
+
+class ModelVersionStatus(models.TextChoices):
+    UPLOADED = "uploaded"
+    VALIDATING = "validating"
+    READY = "ready"
+    INVALID = "invalid"
+
+
+def _artifact_path(instance: ModelVersion, filename: str) -> str:
+    return f"model_versions/{instance.demo.slug}/v{instance.number}-{filename}"
+
+
+class ModelVersion(models.Model):
+    demo = models.ForeignKey(Demo, on_delete=models.CASCADE, related_name="versions")
+    number = models.PositiveIntegerField()
+    name = models.CharField(max_length=120, help_text="e.g. EfficientNet-Lite0")
+    artifact = models.FileField(upload_to=_artifact_path, max_length=255)
+    sha256 = models.CharField(max_length=64)
+    labels = models.JSONField(default=list)
+    # {"size": 224, "preprocessing": "lite", "crop": 1.0, "resample": "bicubic"}
+    input_spec = models.JSONField(default=dict)
+    status = models.CharField(
+        max_length=16, choices=ModelVersionStatus.choices, default=ModelVersionStatus.UPLOADED
+    )
+    status_reason = models.TextField(blank=True)
+    # {"accuracy": 0.97, "evaluated_on": "...", ...}
+    metrics = models.JSONField(default=dict, blank=True)
+    notes = models.TextField(blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ("demo", "-number")
+        constraints = [
+            models.UniqueConstraint(fields=("demo", "number"), name="unique_version_per_demo")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.demo.slug} v{self.number} ({self.name})"
+
+    @property
+    def accuracy(self) -> float | None:
+        return self.metrics.get("accuracy")
+
+
+class Promotion(models.Model):
+    """Audit row for every change of a demo's promoted version."""
+
+    class Action(models.TextChoices):
+        PROMOTE = "promote"
+        ROLLBACK = "rollback"
+
+    demo = models.ForeignKey(Demo, on_delete=models.CASCADE, related_name="promotions")
+    from_version = models.ForeignKey(
+        ModelVersion, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    to_version = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="+")
+    action = models.CharField(max_length=16, choices=Action.choices, default=Action.PROMOTE)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    reason = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ("-created_at", "-id")
+
+
+class PredictionStatus(models.TextChoices):
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    REJECTED = "rejected"  # the model answered honestly: not a cat/dog, no face
+    FAILED = "failed"
+
+
+def _prediction_image_path(instance: Prediction, filename: str) -> str:
+    return f"predictions/{instance.created_at:%Y/%m/%d}/{instance.id}.jpg"
+
+
+class Prediction(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="predictions",
+    )
+    # A random id kept in the visitor's session (it survives the session key
+    # change at login), so anonymous work can move to the account.
+    visitor_id = models.CharField(max_length=64, blank=True, db_index=True)
+    demo = models.ForeignKey(Demo, on_delete=models.CASCADE, related_name="predictions")
+    model_version = models.ForeignKey(
+        ModelVersion, null=True, blank=True, on_delete=models.PROTECT, related_name="predictions"
+    )
+    image = models.ImageField(upload_to=_prediction_image_path, max_length=255)
+    image_sha256 = models.CharField(max_length=64)
+    original_name = models.CharField(max_length=255, blank=True)
+    status = models.CharField(
+        max_length=16, choices=PredictionStatus.choices, default=PredictionStatus.QUEUED
+    )
+    result = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    created_at = models.DateTimeField(db_index=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ("-created_at",)
+        indexes = [models.Index(fields=("owner", "-created_at"))]
+
+    def __str__(self) -> str:
+        return f"{self.demo.slug} {self.id} {self.status}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("classifiers:prediction", args=[self.id])
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in FINISHED_STATUSES
+
+    @property
+    def answer(self) -> str:
+        """The short answer a person reads in the history list."""
+        if self.status == PredictionStatus.FAILED:
+            return "failed"
+        if not self.is_finished:
+            return self.get_status_display().lower() + "…"
+        label = self.result.get("label") or self.result.get("reason") or ""
+        score = self.result.get("score")
+        return f"{label} ({score:.0%})" if score is not None and label else label
+
+    @property
+    def duration_ms(self) -> int | None:
+        if self.finished_at and self.created_at:
+            return int((self.finished_at - self.created_at).total_seconds() * 1000)
+        return None
+
+
+FINISHED_STATUSES = (PredictionStatus.DONE, PredictionStatus.REJECTED, PredictionStatus.FAILED)

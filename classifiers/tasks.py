@@ -1,0 +1,22 @@
+import logging
+
+from celery import shared_task
+from celery.exceptions import SoftTimeLimitExceeded
+
+from classifiers import services
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task(name="classifiers.run_prediction", acks_late=True, reject_on_worker_lost=True)
+def run_prediction(prediction_id: str) -> None:
+    """Take an id, never an object: the row is the source of truth."""
+    try:
+        services.prediction_run(prediction_id=prediction_id)
+    except SoftTimeLimitExceeded:
+        services.prediction_fail(prediction_id=prediction_id, reason="The model took too long.")
+    except Exception as exc:
+        logger.exception("prediction %s failed", prediction_id)
+        services.prediction_fail(
+            prediction_id=prediction_id, reason=f"The model could not process this image ({exc})."
+        )

@@ -1,0 +1,10 @@
+"""Settings for the test suite: the normal ones, with the local-run defaults allowed."""
+
+import os
+
+os.environ.setdefault("DJANGO_LOCAL_DEV", "1")
+
+from portfolio.settings import *  # noqa: E402,F403
+
+# Fast hashing: tests create many users; nothing here protects real passwords.
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -1,0 +1,72 @@
+from __future__ import annotations
+
+import io
+import os
+import tempfile
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.core.management import call_command
+from django.test import override_settings
+from PIL import Image
+
+os.environ.setdefault("DJANGO_LOCAL_DEV", "1")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+REPO = Path(__file__).resolve().parent.parent
+EXAMPLES = REPO / "static" / "classifiers" / "examples"
+SHARED_DATA = Path(os.environ.get("SHARED_DATA_DIR", REPO.parent / "shared" / "data"))
+PETS = SHARED_DATA / "pets"
+
+needs_pets = pytest.mark.skipif(
+    not (PETS / "labels.csv").exists(),
+    reason=f"real labelled photos not found at {PETS} (../shared/data is optional)",
+)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _private_media_root():
+    """One temporary media folder for the run, shared with the worker process."""
+    with tempfile.TemporaryDirectory(prefix="portfolio-media-") as media:
+        with override_settings(MEDIA_ROOT=media):
+            yield Path(media)
+
+
+@pytest.fixture
+def alice(django_user_model):
+    return django_user_model.objects.create_user("alice", password="a-long-passphrase-1")
+
+
+@pytest.fixture
+def bob(django_user_model):
+    """The stranger: every view that shows user data is tried as him."""
+    return django_user_model.objects.create_user("bob", password="a-long-passphrase-2")
+
+
+@pytest.fixture
+def staff(django_user_model):
+    return django_user_model.objects.create_user(
+        "staff", password="a-long-passphrase-3", is_staff=True, is_superuser=True
+    )
+
+
+@pytest.fixture
+def demos(db):
+    """The shipped demos and their built model versions, as `make run` sets them up."""
+    if not (Path(settings.ML_MODELS_DIR) / "efficientnet_lite0.keras").exists():
+        pytest.fail("model artifacts are missing: run `make models` (make test does)")
+    call_command("setup_demos", stdout=io.StringIO())
+    from classifiers.models import Demo
+
+    return {demo.slug: demo for demo in Demo.objects.select_related("promoted_version")}
+
+
+def jpeg_bytes(size=(64, 48), color=(200, 120, 40), **save_kwargs) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", size, color).save(buffer, format="JPEG", **save_kwargs)
+    return buffer.getvalue()
+
+
+def example_bytes(name: str) -> bytes:
+    return (EXAMPLES / name).read_bytes()

@@ -16,8 +16,21 @@ VAR_DIR = BASE_DIR / "var"  # local state for the embedded defaults (db, broker,
 env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env")  # optional; absent on CI and fresh clones
 
-DEBUG = env.bool("DJANGO_DEBUG", default=False)
-LOCAL_DEV = env.bool("DJANGO_LOCAL_DEV", default=False)  # `make run` / `make test` set it
+_TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off", ""}
+
+
+def env_flag(name: str, default: bool) -> bool:
+    """A boolean from the environment; anything but a clear yes/no stops start-up."""
+    raw = env.str(name, default=str(default)).strip().lower()
+    if raw in _TRUE:
+        return True
+    if raw in _FALSE:
+        return False
+    raise ImproperlyConfigured(f"{name}={raw!r} is not a boolean; use 1/0, true/false, yes/no")
+
+
+DEBUG = env_flag("DJANGO_DEBUG", default=False)
+LOCAL_DEV = env_flag("DJANGO_LOCAL_DEV", default=False)  # `make run` / `make test` set it
 
 SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="")
 if not SECRET_KEY:
@@ -157,7 +170,7 @@ REST_FRAMEWORK = {
 
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SESSION_COOKIE_HTTPONLY = True
-SESSION_COOKIE_SECURE = env.bool("DJANGO_SECURE_COOKIES", default=not (DEBUG or LOCAL_DEV))
+SESSION_COOKIE_SECURE = env_flag("DJANGO_SECURE_COOKIES", default=not (DEBUG or LOCAL_DEV))
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 
 LOGGING = {

@@ -17,16 +17,19 @@ class Command(BaseCommand):
         parser.add_argument("slug")
         parser.add_argument("images", nargs="+")
         parser.add_argument("--json", action="store_true", help="one JSON object per line")
-        parser.add_argument("--version", type=int, help="version number (default: promoted)")
+        parser.add_argument(
+            "--model-version", type=int, help="version number (default: the promoted one)"
+        )
 
-    def handle(self, *args, slug: str, images: list[str], json: bool, version: int | None, **o):
+    def handle(self, *args, slug, images, json, model_version, **options):
         from classifiers.inference.pipelines import run_pipeline
 
         demo = Demo.objects.select_related("promoted_version").filter(slug=slug).first()
         if demo is None:
             raise CommandError(f"no demo {slug!r}; run `python manage.py setup_demos`")
+        number = model_version
         model_version = (
-            demo.versions.filter(number=version).first() if version else demo.promoted_version
+            demo.versions.filter(number=number).first() if number else demo.promoted_version
         )
         if model_version is None:
             raise CommandError(f"{slug} has no such model version")

@@ -1,0 +1,63 @@
+import re
+
+from django.utils.html import escape
+
+
+def _cards(response) -> dict[str, str]:
+    """The gallery's cards, keyed by the demo title in their heading."""
+    html = response.content.decode()
+    cards = re.findall(r"<article class=\"card.*?</article>", html, re.S)
+    return {re.search(r"<h2><a [^>]*>([^<]+)</a>", card).group(1): card for card in cards}
+
+
+def test_it_shows_one_card_per_demo(client, demos):
+    response = client.get("/")
+    assert response.status_code == 200
+    cards = _cards(response)
+    assert list(cards) == ["Cats vs dogs", "Dog breeds", "Celebrity look-alike"]
+    for demo in demos.values():
+        card = cards[demo.title]
+        assert escape(demo.summary) in card
+        assert f'href="/demos/{demo.slug}/"' in card
+
+
+def test_it_shows_the_example_images(client, demos):
+    cards = _cards(client.get("/"))
+    cats = cards["Cats vs dogs"]
+    assert '<img src="/static/classifiers/examples/cat.jpg" alt="Cat"' in cats
+    assert 'src="/static/classifiers/examples/golden-retriever.jpg"' in cats
+    assert 'src="/static/classifiers/examples/fox-squirrel.jpg"' in cats
+    assert 'src="/static/classifiers/examples/dalmatian.jpg"' in cards["Dog breeds"]
+    assert "<img" not in cards["Celebrity look-alike"]
+
+
+def test_it_shows_the_served_model_version(client, demos):
+    cats = _cards(client.get("/"))["Cats vs dogs"]
+    assert "Model v1 · EfficientNet-Lite0" in cats
+    assert "accuracy not measured yet" in cats
+    assert "coming" not in cats
+
+
+def test_it_shows_the_accuracy_when_it_was_measured(client, demos):
+    version = demos["cats-vs-dogs"].promoted_version
+    version.metrics = {"accuracy": 0.97, "evaluated_on": "Oxford-IIIT Pets, 7,349 photos"}
+    version.save()
+
+    cats = _cards(client.get("/"))["Cats vs dogs"]
+    assert "accuracy 97%" in cats
+    assert "Oxford-IIIT Pets, 7,349 photos" in cats
+    assert "not measured" not in cats
+
+
+def test_it_marks_demos_without_a_promoted_version_as_coming(client, demos):
+    cards = _cards(client.get("/"))
+    for title in ("Dog breeds", "Celebrity look-alike"):
+        assert '<span class="pill">coming</span>' in cards[title]
+        assert "Not served yet." in cards[title]
+        assert "Model v" not in cards[title]
+
+
+def test_it_uses_few_queries(client, demos, django_assert_max_num_queries):
+    # One query for the demos and their versions, whatever their number.
+    with django_assert_max_num_queries(1):
+        assert client.get("/").status_code == 200

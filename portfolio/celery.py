@@ -1,4 +1,5 @@
 import os
+from pathlib import Path
 
 from celery import Celery
 
@@ -7,3 +8,13 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portfolio.settings")
 app = Celery("portfolio")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+@app.on_after_configure.connect
+def _create_filesystem_broker_folders(sender: Celery, **kwargs) -> None:
+    # The embedded broker of local runs is a set of folders that kombu expects
+    # to exist already, in whichever process (web or worker) touches it first.
+    if str(sender.conf.broker_url).startswith("filesystem"):
+        for folder in (sender.conf.broker_transport_options or {}).values():
+            if isinstance(folder, str):
+                Path(folder).mkdir(parents=True, exist_ok=True)

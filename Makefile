@@ -52,6 +52,7 @@ worker: setup
 test: export DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test
 test: export CELERY_BROKER_URL ?= redis://127.0.0.1:6379/15
 test: $(MODELS)
+	$(BIN)/ruff check .
 	$(BIN)/pytest
 
 lint: $(STAMP)

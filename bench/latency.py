@@ -39,7 +39,9 @@ def main() -> None:
             pipeline = PIPELINES[demo["kind"]](
                 labels=imagenet_labels(), spec=spec["input_spec"], config=demo["config"]
             )
-            batch = pipeline.preprocess(decode_upload(data, max_bytes=10**8, max_pixels=10**8).image)
+            batch = pipeline.preprocess(
+                decode_upload(data, max_bytes=10**8, max_pixels=10**8).image
+            )
             for _ in range(3):
                 model.predict_on_batch(batch)  # warm-up: graph tracing, allocations
             model_ms, pipeline_ms = [], []

@@ -23,9 +23,14 @@ PHOTO = Path(__file__).resolve().parent.parent / "static/classifiers/examples/ca
 def multipart(field: str, filename: str, data: bytes) -> tuple[bytes, str]:
     boundary = uuid.uuid4().hex
     body = (
-        f'--{boundary}\r\nContent-Disposition: form-data; name="{field}"; filename="{filename}"\r\n'
-        f"Content-Type: image/jpeg\r\n\r\n"
-    ).encode() + data + f"\r\n--{boundary}--\r\n".encode()
+        (
+            f"--{boundary}\r\n"
+            f'Content-Disposition: form-data; name="{field}"; filename="{filename}"\r\n'
+            f"Content-Type: image/jpeg\r\n\r\n"
+        ).encode()
+        + data
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
     return body, f"multipart/form-data; boundary={boundary}"
 
 
@@ -62,9 +67,13 @@ def main() -> None:
             time.sleep(0.05)
         elapsed = (time.perf_counter() - started) * 1000
         timings.append(elapsed)
-        print(f"run {run + 1}: {status['status']} {status['result'].get('label')} in {elapsed:.0f} ms")
+        print(
+            f"run {run + 1}: {status['status']} {status['result'].get('label')} in {elapsed:.0f} ms"
+        )
     warm = timings[1:] or timings
-    print(f"first (cold worker): {timings[0]:.0f} ms; warm median: {statistics.median(warm):.0f} ms")
+    print(
+        f"first (cold worker): {timings[0]:.0f} ms; warm median: {statistics.median(warm):.0f} ms"
+    )
 
 
 if __name__ == "__main__":

@@ -58,8 +58,19 @@ class PredictionAdmin(admin.ModelAdmin):
     list_filter = ("demo", "status", "model_version")
     search_fields = ("id", "owner__username", "image_sha256")
     readonly_fields = (
-        "id", "owner", "visitor_id", "demo", "model_version", "image_sha256",
-        "original_name", "status", "result", "error", "attempts", "created_at", "started_at",
+        "id",
+        "owner",
+        "visitor_id",
+        "demo",
+        "model_version",
+        "image_sha256",
+        "original_name",
+        "status",
+        "result",
+        "error",
+        "attempts",
+        "created_at",
+        "started_at",
         "finished_at",
     )
     # The photo itself is private to whoever uploaded it, staff included.

@@ -22,7 +22,8 @@ DEMOS = [
     {
         "slug": "cats-vs-dogs",
         "title": "Cats vs dogs",
-        "summary": "Is it a cat or a dog? An ImageNet network read through its cat and dog classes.",
+        "summary": "Is it a cat or a dog? An ImageNet network read through its cat and dog "
+        "classes.",
         "description": (
             "An EfficientNet-Lite network trained on ImageNet-1k. The probability of "
             "“cat” is the sum over its five domestic-cat classes, that of “dog” the sum "
@@ -55,7 +56,8 @@ DEMOS = [
     {
         "slug": "celebrity-lookalike",
         "title": "Celebrity look-alike",
-        "summary": "Which famous person do you look like? Face detection, alignment and a face embedding.",
+        "summary": "Which famous person do you look like? Face detection, alignment and a "
+        "face embedding.",
         "description": "Finds the face, embeds it and looks for the nearest people in the gallery.",
         "kind": "face-lookalike",
         "position": 3,

@@ -109,6 +109,9 @@ class Promotion(models.Model):
     class Meta:
         ordering = ("-created_at", "-id")
 
+    def __str__(self) -> str:
+        return f"{self.demo_id}: {self.from_version_id} -> {self.to_version_id} ({self.action})"
+
 
 class PredictionStatus(models.TextChoices):
     QUEUED = "queued"

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.staticfiles import finders
@@ -33,7 +34,9 @@ def gallery(request: HttpRequest) -> HttpResponse:
 def _upload_bytes(demo: Demo, form: UploadForm) -> tuple[bytes, str]:
     upload = form.cleaned_data.get("image")
     if upload:
-        return upload.read(), upload.name
+        # Django streams any size of file to disk (DATA_UPLOAD_MAX_MEMORY_SIZE
+        # excludes files): read one byte past the limit, enough to refuse it.
+        return upload.read(settings.UPLOAD_MAX_BYTES + 1), upload.name
     index = form.cleaned_data["example"]
     if index >= len(demo.examples):
         raise ImageRejected("There is no such example.")
@@ -128,7 +131,9 @@ def prediction_delete(request: HttpRequest, prediction_id) -> HttpResponse:
     prediction = _visible_prediction(request, prediction_id)
     services.prediction_delete(prediction=prediction)
     messages.success(request, "Prediction deleted.")
-    return redirect("classifiers:history" if request.user.is_authenticated else "classifiers:gallery")
+    if request.user.is_authenticated:
+        return redirect("classifiers:history")
+    return redirect("classifiers:gallery")
 
 
 @login_required

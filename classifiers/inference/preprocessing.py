@@ -33,7 +33,7 @@ def validate_spec(spec: dict) -> None:
     if spec.get("preprocessing") not in NORMALISERS:
         raise ValueError(f"input spec 'preprocessing' must be one of {sorted(NORMALISERS)}")
     crop = spec.get("crop", 1.0)
-    if not isinstance(crop, (int, float)) or not 0.5 <= crop <= 1.0:
+    if not isinstance(crop, int | float) or not 0.5 <= crop <= 1.0:
         raise ValueError("input spec 'crop' must be between 0.5 and 1.0")
     if spec.get("resample", "bicubic") not in RESAMPLING:
         raise ValueError(f"input spec 'resample' must be one of {sorted(RESAMPLING)}")

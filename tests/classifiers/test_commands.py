@@ -27,8 +27,13 @@ def test_predict_prints_one_json_object_per_image(demos, tmp_path):
     text_file.write_text("not a photo")
     out = io.StringIO()
     call_command(
-        "predict", "cats-vs-dogs", str(EXAMPLES / "cat.jpg"),
-        str(EXAMPLES / "golden-retriever.jpg"), str(text_file), "--json", stdout=out,
+        "predict",
+        "cats-vs-dogs",
+        str(EXAMPLES / "cat.jpg"),
+        str(EXAMPLES / "golden-retriever.jpg"),
+        str(text_file),
+        "--json",
+        stdout=out,
     )
     cat, dog, bad = (json.loads(line) for line in out.getvalue().splitlines())
     assert set(cat) == {"path", "status", "label", "score", "top", "reason", "model_version"}

@@ -20,8 +20,11 @@ def test_it_stores_a_re_encoded_upload_and_queues_it_after_commit(
 ):
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         prediction = services.prediction_create(
-            demo=cats_vs_dogs, data=example_bytes("cat.jpg"), filename="../../x/cat.jpg",
-            owner=alice, visitor_id="v1",
+            demo=cats_vs_dogs,
+            data=example_bytes("cat.jpg"),
+            filename="../../x/cat.jpg",
+            owner=alice,
+            visitor_id="v1",
         )
     assert len(callbacks) == 1
     assert prediction.status == PredictionStatus.QUEUED

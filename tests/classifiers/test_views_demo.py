@@ -15,7 +15,9 @@ JSON = {"HTTP_ACCEPT": "application/json"}
 
 
 def _photo(name="my-cat.jpg", data=None) -> SimpleUploadedFile:
-    return SimpleUploadedFile(name, example_bytes("cat.jpg") if data is None else data, "image/jpeg")
+    if data is None:
+        data = example_bytes("cat.jpg")
+    return SimpleUploadedFile(name, data, "image/jpeg")
 
 
 def _truncated_jpeg() -> bytes:
@@ -149,6 +151,18 @@ def test_it_rejects_a_bad_upload_with_a_json_error(
     assert callbacks == []
 
 
+def test_it_rejects_a_file_over_the_size_limit(client, demos, settings):
+    settings.UPLOAD_MAX_BYTES = 1024 * 1024
+    # A real photo with 2 MB of trailing bytes: it would decode without the limit.
+    padded = example_bytes("cat.jpg") + b"\0" * (2 * 1024 * 1024)
+
+    response = client.post(URL, {"image": _photo("big.jpg", padded)}, **JSON)
+
+    assert response.status_code == 400
+    assert response.json() == {"error": "The file is larger than 1 MB."}
+    assert not Prediction.objects.exists()
+
+
 def test_it_stores_nothing_for_a_rejected_upload(client, demos, _private_media_root):
     before = sorted(_private_media_root.rglob("predictions/**/*"))
     client.post(URL, {"image": _photo("photo.jpg", _truncated_jpeg())})
@@ -170,9 +184,7 @@ def test_it_refuses_uploads_to_a_demo_that_is_coming(
 def test_it_refuses_uploads_to_a_demo_that_is_coming_with_a_json_error(client, demos):
     response = client.post("/demos/dog-breeds/", {"example": "0"}, **JSON)
     assert response.status_code == 400
-    assert response.json() == {
-        "error": "Dog breeds is coming soon and does not take uploads yet."
-    }
+    assert response.json() == {"error": "Dog breeds is coming soon and does not take uploads yet."}
     assert not Prediction.objects.exists()
 
 

@@ -34,7 +34,6 @@ def test_it_shows_the_example_images(client, demos):
 def test_it_shows_the_served_model_version(client, demos):
     cats = _cards(client.get("/"))["Cats vs dogs"]
     assert "Model v1 · EfficientNet-Lite0" in cats
-    assert "accuracy not measured yet" in cats
     assert "coming" not in cats
 
 
@@ -47,6 +46,16 @@ def test_it_shows_the_accuracy_when_it_was_measured(client, demos):
     assert "accuracy 97%" in cats
     assert "Oxford-IIIT Pets, 7,349 photos" in cats
     assert "not measured" not in cats
+
+
+def test_it_says_when_the_accuracy_was_not_measured(client, demos):
+    version = demos["cats-vs-dogs"].promoted_version
+    version.metrics = {}
+    version.save()
+
+    cats = _cards(client.get("/"))["Cats vs dogs"]
+    assert "accuracy not measured yet" in cats
+    assert "%" not in cats
 
 
 def test_it_marks_demos_without_a_promoted_version_as_coming(client, demos):

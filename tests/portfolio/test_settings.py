@@ -8,8 +8,15 @@ from tests.conftest import REPO
 def _import_settings(**env):
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE"))}
     return subprocess.run(
-        [sys.executable, "-c", "import portfolio.settings as s; print(s.DEBUG, s.DATABASES['default']['ENGINE'])"],
-        cwd=REPO, env={**clean, **env}, capture_output=True, text=True,
+        [
+            sys.executable,
+            "-c",
+            "import portfolio.settings as s; print(s.DEBUG, s.DATABASES['default']['ENGINE'])",
+        ],
+        cwd=REPO,
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
     )
 
 
@@ -25,7 +32,9 @@ def test_debug_is_off_unless_asked_and_sqlite_is_the_default():
 
 
 def test_it_reads_the_database_from_database_url():
-    result = _import_settings(DJANGO_LOCAL_DEV="1", DATABASE_URL="postgres://u@db.example:5432/site")
+    result = _import_settings(
+        DJANGO_LOCAL_DEV="1", DATABASE_URL="postgres://u@db.example:5432/site"
+    )
     assert result.stdout.split() == ["False", "django.db.backends.postgresql"]
 
 

@@ -55,10 +55,10 @@ def test_preprocess_gives_the_model_input_shape_and_range():
 
 @needs_pets
 def test_it_calls_every_pets_cat_a_cat_and_every_dog_a_dog():
+    from django.conf import settings
     from PIL import Image
 
     from classifiers.inference.runtime import load_keras_model
-    from django.conf import settings
 
     model = load_keras_model(settings.ML_MODELS_DIR / "efficientnet_lite0.keras")
     pipeline = cats_vs_dogs()

@@ -1,0 +1,148 @@
+import pytest
+
+from classifiers import services
+from classifiers.models import Demo, ModelVersion, ModelVersionStatus, Promotion
+from tests.conftest import jpeg_bytes
+
+CHANGELISTS = ["demo", "modelversion", "prediction", "promotion"]
+
+
+def _second_version(demo: Demo, *, status: str = ModelVersionStatus.READY) -> ModelVersion:
+    """v2 of a demo: a copy of v1, as if the same network had been uploaded again."""
+    v1 = demo.promoted_version
+    return ModelVersion.objects.create(
+        demo=demo,
+        number=2,
+        name=v1.name,
+        artifact=v1.artifact.name,
+        sha256=v1.sha256,
+        labels=v1.labels,
+        input_spec=v1.input_spec,
+        metrics=v1.metrics,
+        status=status,
+    )
+
+
+@pytest.mark.parametrize("model", CHANGELISTS)
+def test_it_shows_staff_the_changelists(client, staff, demos, alice, model):
+    services.prediction_create(demo=demos["cats-vs-dogs"], data=jpeg_bytes(), owner=alice)
+    client.force_login(staff)
+    response = client.get(f"/admin/classifiers/{model}/")
+    assert response.status_code == 200
+    assert "0 results" not in response.content.decode()
+
+
+def test_it_lists_the_versions_with_their_accuracy(client, staff, demos):
+    version = demos["cats-vs-dogs"].promoted_version
+    version.metrics = {"accuracy": 0.97}
+    version.save()
+    client.force_login(staff)
+    html = client.get("/admin/classifiers/modelversion/").content.decode()
+    assert "EfficientNet-Lite0" in html
+    assert "0.97" in html
+
+
+@pytest.mark.parametrize("model", CHANGELISTS)
+def test_it_sends_a_non_staff_user_to_the_admin_login(client, alice, demos, model):
+    client.force_login(alice)
+    url = f"/admin/classifiers/{model}/"
+    response = client.get(url)
+    assert response.status_code == 302
+    assert response["Location"] == f"/admin/login/?next={url}"
+
+
+def test_it_sends_an_anonymous_visitor_to_the_admin_login(client, demos):
+    response = client.get("/admin/classifiers/prediction/")
+    assert response.status_code == 302
+    assert response["Location"].startswith("/admin/login/")
+
+
+def test_it_does_not_show_staff_the_uploaded_photo(client, staff, alice, demos):
+    prediction = services.prediction_create(
+        demo=demos["cats-vs-dogs"], data=jpeg_bytes(), owner=alice
+    )
+    client.force_login(staff)
+    response = client.get(f"/admin/classifiers/prediction/{prediction.id}/change/")
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert prediction.image.name not in html
+    assert f"/predictions/{prediction.id}/image/" not in html
+
+
+def test_it_promotes_a_ready_version(client, staff, demos):
+    demo = demos["cats-vs-dogs"]
+    v1 = demo.promoted_version
+    v2 = _second_version(demo)
+    client.force_login(staff)
+
+    response = client.post(
+        "/admin/classifiers/modelversion/",
+        {"action": "promote", "_selected_action": [v2.pk]},
+        follow=True,
+    )
+
+    assert response.status_code == 200
+    assert "Cats-vs-dogs v2 (EfficientNet-Lite0) is now served." in response.content.decode()
+    demo.refresh_from_db()
+    assert demo.promoted_version == v2
+    promotion = Promotion.objects.get(to_version=v2)
+    assert promotion.demo == demo
+    assert promotion.from_version == v1
+    assert promotion.action == Promotion.Action.PROMOTE
+    assert promotion.actor == staff
+    assert promotion.reason == "promoted in the admin"
+
+
+def test_it_shows_the_promotion_in_the_gallery(client, staff, demos):
+    v2 = _second_version(demos["cats-vs-dogs"])
+    client.force_login(staff)
+    client.post(
+        "/admin/classifiers/modelversion/", {"action": "promote", "_selected_action": [v2.pk]}
+    )
+    assert "Model v2 · EfficientNet-Lite0" in client.get("/").content.decode()
+
+
+def test_it_refuses_to_promote_a_version_that_is_not_ready(client, staff, demos):
+    demo = demos["cats-vs-dogs"]
+    v1 = demo.promoted_version
+    v2 = _second_version(demo, status=ModelVersionStatus.INVALID)
+    promotions = Promotion.objects.count()
+    client.force_login(staff)
+
+    response = client.post(
+        "/admin/classifiers/modelversion/",
+        {"action": "promote", "_selected_action": [v2.pk]},
+        follow=True,
+    )
+
+    assert "Version 2 is invalid, not ready" in response.content.decode()
+    demo.refresh_from_db()
+    assert demo.promoted_version == v1
+    assert Promotion.objects.count() == promotions
+
+
+def test_it_does_not_let_a_non_staff_user_promote(client, alice, demos):
+    demo = demos["cats-vs-dogs"]
+    v1 = demo.promoted_version
+    v2 = _second_version(demo)
+    client.force_login(alice)
+
+    response = client.post(
+        "/admin/classifiers/modelversion/", {"action": "promote", "_selected_action": [v2.pk]}
+    )
+
+    assert response.status_code == 302
+    demo.refresh_from_db()
+    assert demo.promoted_version == v1
+    assert not Promotion.objects.filter(to_version=v2).exists()
+
+
+def test_it_keeps_the_promotion_audit_read_only(client, staff, demos):
+    promotion = Promotion.objects.get(demo=demos["cats-vs-dogs"])
+    client.force_login(staff)
+    url = f"/admin/classifiers/promotion/{promotion.pk}/"
+    response = client.get(f"{url}change/")
+    assert response.status_code == 200
+    assert 'name="_save"' not in response.content.decode()
+    assert client.post(f"{url}delete/", {"post": "yes"}).status_code == 403
+    assert Promotion.objects.filter(pk=promotion.pk).exists()

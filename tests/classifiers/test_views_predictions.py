@@ -1,0 +1,166 @@
+import io
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
+from PIL import Image
+
+from classifiers import services
+from classifiers.models import Prediction
+from tests.conftest import example_bytes, jpeg_bytes
+
+
+@pytest.fixture
+def prediction(demos, alice):
+    """Alice's prediction, made while she was logged in."""
+    return services.prediction_create(
+        demo=demos["cats-vs-dogs"], data=jpeg_bytes(), filename="alices-cat.jpg", owner=alice
+    )
+
+
+def _urls(prediction) -> dict[str, str]:
+    base = f"/predictions/{prediction.id}/"
+    return {"detail": base, "status": f"{base}status/", "image": f"{base}image/"}
+
+
+def _upload_anonymously(client) -> Prediction:
+    photo = SimpleUploadedFile("cat.jpg", example_bytes("cat.jpg"), "image/jpeg")
+    response = client.post("/demos/cats-vs-dogs/", {"image": photo})
+    assert response.status_code == 302
+    return Prediction.objects.get(id=response["Location"].split("/")[2])
+
+
+def test_it_shows_the_owner_her_prediction(client, alice, prediction):
+    client.force_login(alice)
+    response = client.get(_urls(prediction)["detail"])
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert f'<img class="photo" src="/predictions/{prediction.id}/image/"' in html
+    assert "Queued…" in html
+    assert "alices-cat.jpg" in html
+    assert f'action="/predictions/{prediction.id}/delete/"' in html
+
+
+def test_it_shows_the_answer_once_the_worker_is_done(client, alice, prediction):
+    assert services.prediction_claim(prediction_id=prediction.id)
+    prediction.refresh_from_db()
+    services.prediction_finish(
+        prediction=prediction,
+        outcome={
+            "status": "done",
+            "label": "cat",
+            "score": 0.93,
+            "top": [{"label": "cat", "score": 0.93}, {"label": "dog", "score": 0.07}],
+        },
+    )
+    client.force_login(alice)
+    html = client.get(_urls(prediction)["detail"]).content.decode()
+    assert "<strong>cat</strong>" in html
+    assert "93%" in html
+    assert "Model v1 · EfficientNet-Lite0" in html
+    assert "Queued…" not in html
+
+
+def test_it_gives_the_owner_the_status_as_json(client, alice, prediction):
+    client.force_login(alice)
+    response = client.get(_urls(prediction)["status"])
+    assert response.status_code == 200
+    body = response.json()
+    assert body["id"] == str(prediction.id)
+    assert body["status"] == "queued"
+    assert body["finished"] is False
+    assert body["image_url"] == f"/predictions/{prediction.id}/image/"
+    assert 'data-status="queued"' in body["html"]
+
+
+def test_it_serves_the_owner_her_image(client, alice, prediction):
+    client.force_login(alice)
+    response = client.get(_urls(prediction)["image"])
+    assert response.status_code == 200
+    assert response["Content-Type"] == "image/jpeg"
+    assert "private" in response["Cache-Control"]
+    image = Image.open(io.BytesIO(b"".join(response.streaming_content)))
+    assert (image.format, image.size) == ("JPEG", (64, 48))
+
+
+def test_it_lets_the_owner_delete_her_prediction(client, alice, prediction):
+    name = prediction.image.name
+    storage = prediction.image.storage
+    assert storage.exists(name)
+    client.force_login(alice)
+
+    response = client.post(f"/predictions/{prediction.id}/delete/", follow=True)
+
+    assert response.redirect_chain == [("/history/", 302)]
+    assert "Prediction deleted." in response.content.decode()
+    assert not Prediction.objects.filter(id=prediction.id).exists()
+    assert not storage.exists(name)
+
+
+def test_it_refuses_delete_by_get(client, alice, prediction):
+    client.force_login(alice)
+    assert client.get(f"/predictions/{prediction.id}/delete/").status_code == 405
+    assert Prediction.objects.filter(id=prediction.id).exists()
+
+
+@pytest.mark.parametrize("page", ["detail", "status", "image"])
+def test_it_404s_for_a_stranger(client, bob, prediction, page):
+    client.force_login(bob)
+    assert client.get(_urls(prediction)[page]).status_code == 404
+
+
+def test_it_does_not_let_a_stranger_delete(client, bob, prediction):
+    client.force_login(bob)
+    assert client.post(f"/predictions/{prediction.id}/delete/").status_code == 404
+    assert Prediction.objects.filter(id=prediction.id).exists()
+    assert prediction.image.storage.exists(prediction.image.name)
+
+
+@pytest.mark.parametrize("page", ["detail", "status", "image"])
+def test_it_404s_for_an_anonymous_visitor_on_an_owned_prediction(client, prediction, page):
+    assert client.get(_urls(prediction)[page]).status_code == 404
+
+
+def test_it_404s_for_an_unknown_prediction(client, alice, demos):
+    client.force_login(alice)
+    url = "/predictions/00000000-0000-4000-8000-000000000000/"
+    assert client.get(url).status_code == 404
+    assert client.get(f"{url}status/").status_code == 404
+    assert client.get(f"{url}image/").status_code == 404
+
+
+@pytest.mark.parametrize("page", ["detail", "status", "image"])
+def test_it_shows_an_anonymous_browser_its_own_prediction(client, demos, page):
+    prediction = _upload_anonymously(client)
+    assert prediction.owner is None
+    assert client.get(_urls(prediction)[page]).status_code == 200
+
+
+def test_it_lets_an_anonymous_browser_delete_its_prediction(client, demos):
+    prediction = _upload_anonymously(client)
+    response = client.post(f"/predictions/{prediction.id}/delete/")
+    assert response.status_code == 302
+    assert response["Location"] == "/"
+    assert not Prediction.objects.filter(id=prediction.id).exists()
+
+
+@pytest.mark.parametrize("page", ["detail", "status", "image"])
+def test_it_404s_for_another_anonymous_browser(client, demos, page):
+    prediction = _upload_anonymously(client)
+    assert Client().get(_urls(prediction)[page]).status_code == 404
+
+
+def test_it_does_not_let_another_anonymous_browser_delete(client, demos):
+    prediction = _upload_anonymously(client)
+    assert Client().post(f"/predictions/{prediction.id}/delete/").status_code == 404
+    assert Prediction.objects.filter(id=prediction.id).exists()
+
+
+@pytest.mark.parametrize("page", ["detail", "status", "image"])
+def test_it_404s_for_a_logged_in_user_on_an_anonymous_prediction(client, demos, bob, page):
+    prediction = _upload_anonymously(client)
+    other = Client()
+    other.force_login(bob)
+    assert other.get(_urls(prediction)[page]).status_code == 404
+    assert other.post(f"/predictions/{prediction.id}/delete/").status_code == 404
+    assert Prediction.objects.get(id=prediction.id).owner is None

@@ -119,6 +119,20 @@ def prediction_run(*, prediction_id: str) -> None:
     prediction_finish(prediction=prediction, outcome=outcome.as_dict())
 
 
+def models_warm_up() -> list[ModelVersion]:
+    """Load each demo's promoted model into this process and run it once."""
+    from classifiers.inference.pipelines import pipeline_for
+    from classifiers.inference.runtime import get_model
+
+    warmed = []
+    for demo in Demo.objects.exclude(promoted_version=None).select_related("promoted_version"):
+        version = demo.promoted_version
+        pipeline = pipeline_for(demo, version)
+        pipeline.predict(get_model(version), pipeline.blank_input())
+        warmed.append(version)
+    return warmed
+
+
 def prediction_delete(*, prediction: Prediction) -> None:
     prediction.image.delete(save=False)
     prediction.delete()

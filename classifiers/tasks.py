@@ -1,6 +1,7 @@
 import logging
 
 from celery import shared_task
+from celery.signals import worker_process_init
 from celery.exceptions import SoftTimeLimitExceeded
 
 from classifiers import services
@@ -20,3 +21,13 @@ def run_prediction(prediction_id: str) -> None:
         services.prediction_fail(
             prediction_id=prediction_id, reason=f"The model could not process this image ({exc})."
         )
+
+
+@worker_process_init.connect
+def warm_up_promoted_models(**kwargs) -> None:
+    """Load every promoted model as a worker process starts, so the first
+    visitor's click does not pay for importing TensorFlow and reading weights."""
+    try:
+        services.models_warm_up()
+    except Exception:  # a cold start is slower, never fatal
+        logger.exception("model warm-up failed; models will load on first use")

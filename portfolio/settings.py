@@ -161,6 +161,9 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 2 if CELERY_BROKER_URL.startswith("filesyste
 CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=120)
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=180)
 CELERY_TASK_ALWAYS_EAGER = False
+# A new worker process loads the promoted models before taking work
+# (classifiers.tasks.warm_up_promoted_models); give it time to report ready.
+CELERY_WORKER_PROC_ALIVE_TIMEOUT = 120
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
 # Where the shipped model artifacts are built, and the benchmark photos.

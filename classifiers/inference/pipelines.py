@@ -48,6 +48,10 @@ class ImagenetSubsetPipeline:
     def preprocess(self, image: Image.Image) -> np.ndarray:
         return to_model_input(image, self.spec)[None]
 
+    def blank_input(self) -> np.ndarray:
+        """A batch of one grey image, to warm a model up."""
+        return self.preprocess(Image.new("RGB", (self.spec["size"],) * 2, (127, 127, 127)))
+
     def predict(self, model, batch: np.ndarray) -> np.ndarray:
         probabilities = np.asarray(model.predict_on_batch(batch), dtype=np.float64)
         if not np.all(np.isfinite(probabilities)):

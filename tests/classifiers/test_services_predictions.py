@@ -110,3 +110,12 @@ def test_it_moves_a_browsers_anonymous_predictions_to_the_account(cats_vs_dogs, 
     mine.refresh_from_db(), other.refresh_from_db(), owned.refresh_from_db()
     assert (mine.owner, other.owner, owned.owner) == (alice, None, bob)
     assert services.predictions_adopt(user=alice, visitor_id="") == 0
+
+
+def test_warm_up_loads_each_promoted_model_once(demos):
+    from classifiers.inference import runtime
+
+    runtime.clear_cache()
+    warmed = services.models_warm_up()
+    assert [v.demo.slug for v in warmed] == ["cats-vs-dogs"]
+    assert (warmed[0].pk, warmed[0].sha256) in runtime._models

@@ -128,7 +128,7 @@ def models_warm_up() -> list[ModelVersion]:
     for demo in Demo.objects.exclude(promoted_version=None).select_related("promoted_version"):
         version = demo.promoted_version
         pipeline = pipeline_for(demo, version)
-        pipeline.predict(get_model(version), pipeline.blank_input())
+        pipeline.predict(get_model(version, loader=pipeline.load_model), pipeline.blank_input())
         warmed.append(version)
     return warmed
 

@@ -1,8 +1,8 @@
 import logging
 
 from celery import shared_task
-from celery.signals import worker_process_init
 from celery.exceptions import SoftTimeLimitExceeded
+from celery.signals import worker_process_init
 
 from classifiers import services
 

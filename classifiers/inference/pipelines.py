@@ -28,7 +28,40 @@ class Outcome:
         return asdict(self)
 
 
-class ImagenetSubsetPipeline:
+class Pipeline:
+    """What every demo kind provides. ``run`` is the one entry point callers use."""
+
+    kind: str = ""
+
+    def __init__(self, *, demo, version) -> None:
+        self.demo = demo
+        self.version = version
+
+    @staticmethod
+    def load_model(path):
+        """Load the version's artifact; called once per process per version."""
+        from classifiers.inference.runtime import load_keras_model
+
+        return load_keras_model(path)
+
+    def preprocess(self, image: Image.Image):
+        raise NotImplementedError
+
+    def predict(self, model, batch):
+        raise NotImplementedError
+
+    def postprocess(self, raw) -> Outcome:
+        raise NotImplementedError
+
+    def blank_input(self):
+        """A harmless input to warm a freshly loaded model up."""
+        raise NotImplementedError
+
+    def run(self, model, image: Image.Image) -> Outcome:
+        return self.postprocess(self.predict(model, self.preprocess(image)))
+
+
+class ImagenetSubsetPipeline(Pipeline):
     """An ImageNet-1k classifier read through a subset of its classes.
 
     ``config["groups"]`` maps an answer to inclusive ImageNet index ranges
@@ -36,13 +69,16 @@ class ImagenetSubsetPipeline:
     sum over its classes.
     """
 
-    def __init__(self, *, labels: list[str], spec: dict, config: dict) -> None:
-        self.labels = labels
-        self.spec = spec
-        self.config = config
+    kind = "imagenet-subset"
+
+    def __init__(self, *, demo=None, version=None, labels=None, spec=None, config=None) -> None:
+        super().__init__(demo=demo, version=version)
+        self.labels = labels if labels is not None else version.labels
+        self.spec = spec if spec is not None else version.input_spec
+        self.config = config if config is not None else demo.config
         self.groups = {
             name: np.concatenate([np.arange(lo, hi + 1) for lo, hi in ranges])
-            for name, ranges in config["groups"].items()
+            for name, ranges in self.config["groups"].items()
         }
 
     def preprocess(self, image: Image.Image) -> np.ndarray:
@@ -78,11 +114,11 @@ class ImagenetSubsetPipeline:
         )
 
 
-PIPELINES = {"imagenet-subset": ImagenetSubsetPipeline}
+PIPELINES: dict[str, type[Pipeline]] = {ImagenetSubsetPipeline.kind: ImagenetSubsetPipeline}
 
 
-def pipeline_for(demo, version):
-    return PIPELINES[demo.kind](labels=version.labels, spec=version.input_spec, config=demo.config)
+def pipeline_for(demo, version) -> Pipeline:
+    return PIPELINES[demo.kind](demo=demo, version=version)
 
 
 def run_pipeline(demo, version, image: Image.Image) -> Outcome:
@@ -90,5 +126,4 @@ def run_pipeline(demo, version, image: Image.Image) -> Outcome:
     from classifiers.inference.runtime import get_model
 
     pipeline = pipeline_for(demo, version)
-    model = get_model(version)
-    return pipeline.postprocess(pipeline.predict(model, pipeline.preprocess(image)))
+    return pipeline.run(get_model(version, loader=pipeline.load_model), image)

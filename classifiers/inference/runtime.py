@@ -60,7 +60,8 @@ def load_keras_model(path: Path):
     return keras.saving.load_model(path, compile=False, safe_mode=True)
 
 
-def get_model(version) -> Any:
+def get_model(version, loader=load_keras_model) -> Any:
+    """The loaded model for ``version``, from this process's cache when there."""
     key = (version.pk, version.sha256)
     with _lock:
         if key in _models:
@@ -68,7 +69,7 @@ def get_model(version) -> Any:
             return _models[key]
     path = local_artifact_path(version.artifact.name, version.sha256)
     logger.info("loading model %s from %s", version, path)
-    model = load_keras_model(path)
+    model = loader(path)
     with _lock:
         _models[key] = model
         while len(_models) > settings.MODEL_CACHE_SIZE:

@@ -187,3 +187,79 @@ class Prediction(models.Model):
 
 
 FINISHED_STATUSES = (PredictionStatus.DONE, PredictionStatus.REJECTED, PredictionStatus.FAILED)
+
+
+# The celebrity gallery of the face look-alike demo. Its photos are of public
+# figures from packaged sample data or added by staff, so unlike uploads they
+# are served publicly (classifiers.views.gallery_photo).
+
+
+class Person(models.Model):
+    name = models.CharField(max_length=120, unique=True)
+    slug = models.SlugField(max_length=140, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    # Part of the gallery's cache key in workers: a rename shows without a restart.
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ("name",)
+        verbose_name_plural = "people"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+def _gallery_photo_path(instance: PersonPhoto, filename: str) -> str:
+    return f"gallery/{instance.person.slug}/{uuid.uuid4().hex}.jpg"
+
+
+class PersonPhoto(models.Model):
+    person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="photos")
+    image = models.ImageField(upload_to=_gallery_photo_path, max_length=255)
+    # Of the file as given, so enrolling the same photo twice adds it once.
+    image_sha256 = models.CharField(max_length=64)
+    source = models.CharField(max_length=255, blank=True, help_text="Where the photo is from.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ("person", "id")
+        constraints = [
+            models.UniqueConstraint(
+                fields=("person", "image_sha256"), name="unique_photo_per_person"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.person.name} #{self.pk}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("classifiers:gallery-photo", args=[self.pk])
+
+
+class FaceEmbedding(models.Model):
+    """One photo's face as seen by one embedding-model version (computed by a worker)."""
+
+    photo = models.ForeignKey(PersonPhoto, on_delete=models.CASCADE, related_name="embeddings")
+    model_version = models.ForeignKey(
+        ModelVersion, on_delete=models.CASCADE, related_name="face_embeddings"
+    )
+    # The largest face's embedding; null when the photo shows no face.
+    vector = models.JSONField(null=True, blank=True)
+    bbox = models.JSONField(null=True, blank=True, help_text="[left, top, right, bottom]")
+    faces = models.PositiveSmallIntegerField(default=0, help_text="Faces found in the photo.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ("photo", "model_version")
+        constraints = [
+            models.UniqueConstraint(
+                fields=("photo", "model_version"), name="unique_embedding_per_photo_version"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.photo} @ v{self.model_version.number}"
+
+    @property
+    def has_face(self) -> bool:
+        return self.vector is not None

@@ -58,12 +58,17 @@ DEMOS = [
         "title": "Celebrity look-alike",
         "summary": "Which famous person do you look like? Face detection, alignment and a "
         "face embedding.",
-        "description": "Finds the face, embeds it and looks for the nearest people in the gallery.",
+        "description": (
+            "Finds the largest face with dlib's HOG detector, aligns it on five landmarks, "
+            "embeds it with dlib's face ResNet and ranks the gallery's people by distance. "
+            "The score is the chance that the face is that very person, fitted on pairs of "
+            "photos: a look-alike scores low, the person themself high."
+        ),
         "kind": "face-lookalike",
         "position": 3,
         "config": {},
         "examples": [],
-        "versions": [],
+        "versions": ["celebrity-lookalike-v1.json"],
     },
 ]
 

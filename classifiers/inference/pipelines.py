@@ -127,3 +127,6 @@ def run_pipeline(demo, version, image: Image.Image) -> Outcome:
 
     pipeline = pipeline_for(demo, version)
     return pipeline.run(get_model(version, loader=pipeline.load_model), image)
+
+
+import classifiers.inference.faces  # noqa: E402,F401  (registers "face-lookalike"; it subclasses Pipeline)

@@ -25,6 +25,8 @@ class Command(BaseCommand):
         for demo in DEMOS:
             for filename in demo["versions"]:
                 spec = version_spec(filename)
+                if "builder" not in spec:
+                    continue  # shipped ready-made inside a package (package_file): nothing to build
                 wanted[spec["artifact"]] = spec["builder"]
         for artifact, builder in sorted(wanted.items()):
             target = out_dir / artifact

@@ -1,5 +1,6 @@
 """Register the shipped demos and their built model versions (idempotent)."""
 
+import importlib.util
 from pathlib import Path
 
 from django.conf import settings
@@ -37,7 +38,7 @@ class Command(BaseCommand):
 
     @transaction.atomic
     def _register_version(self, demo: Demo, spec: dict) -> None:
-        path = Path(settings.ML_MODELS_DIR) / spec["artifact"]
+        path = _artifact_source(spec)
         if not path.exists():
             raise CommandError(f"{path} is missing: run `python manage.py build_models` first")
         sha256 = services.file_sha256(path)
@@ -62,3 +63,16 @@ class Command(BaseCommand):
         version.save()
         if demo.promoted_version_id is None:
             services.model_version_promote(version=version, reason="shipped default at set-up")
+
+
+def _artifact_source(spec: dict) -> Path:
+    """Where a version's artifact is: built into ML_MODELS_DIR, or, for a
+    ``package_file`` ("package/relative/path"), inside an installed package
+    (dlib's face networks ship ready-made in face-recognition-models)."""
+    if "package_file" not in spec:
+        return Path(settings.ML_MODELS_DIR) / spec["artifact"]
+    package, _, relative = spec["package_file"].partition("/")
+    found = importlib.util.find_spec(package)  # locates it without running its __init__
+    if found is None or not found.submodule_search_locations:
+        raise CommandError(f"the {package} package is not installed: `make install`")
+    return Path(next(iter(found.submodule_search_locations))) / relative

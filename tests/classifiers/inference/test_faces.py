@@ -1,0 +1,232 @@
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from classifiers.catalog import version_spec
+from classifiers.inference.faces import (
+    NO_FACE,
+    FaceLookalikePipeline,
+    FoundFace,
+    Gallery,
+    clear_gallery_cache,
+    face_crop_jpeg,
+    gallery_for,
+    load_face_model,
+    nearest_people,
+    package_model_path,
+    similarity,
+)
+from classifiers.inference.pipelines import PIPELINES
+from tests.classifiers.faces_data import (
+    NO_FACE_PHOTO,
+    knn_photo,
+    lfw_photos,
+    needs_knn,
+    needs_lfw,
+)
+
+SPEC = version_spec("celebrity-lookalike-v1.json")
+
+
+@pytest.fixture(scope="module")
+def model():
+    return load_face_model(package_model_path(SPEC["artifact"]))
+
+
+def _open(path) -> Image.Image:
+    image = Image.open(path).convert("RGB")
+    image.thumbnail((1024, 1024))  # as every upload is stored
+    return image
+
+
+def _vector(model, image: Image.Image) -> np.ndarray:
+    pipeline = FaceLookalikePipeline(spec=SPEC["input_spec"], gallery=Gallery.empty())
+    found = pipeline.predict(model, pipeline.preprocess(image))
+    assert found.vector is not None, "the test photo should show a face"
+    return found.vector
+
+
+def _gallery(model, photos: dict[str, list]) -> Gallery:
+    people, vectors = [], []
+    for person, paths in photos.items():
+        for path in paths:
+            people.append(person)
+            vectors.append(_vector(model, _open(path)))
+    return Gallery(vectors=np.stack(vectors), people=people, photo_urls=[f"/p/{p}" for p in people])
+
+
+def _pipeline(gallery: Gallery) -> FaceLookalikePipeline:
+    return FaceLookalikePipeline(spec=SPEC["input_spec"], gallery=gallery)
+
+
+def _unit(i: int) -> np.ndarray:
+    v = np.zeros(128, np.float32)
+    v[i] = 1.0
+    return v
+
+
+def test_it_is_the_pipeline_of_the_face_lookalike_kind():
+    assert PIPELINES["face-lookalike"] is FaceLookalikePipeline
+
+
+def test_it_answers_no_face_found_for_a_photo_without_a_face(model):
+    outcome = _pipeline(Gallery.empty()).run(model, _open(NO_FACE_PHOTO))
+    assert outcome.status == "rejected"
+    assert outcome.reason == NO_FACE == "No face found"
+    assert outcome.label is None
+    assert outcome.score is None
+    assert outcome.top == []
+
+
+def test_its_blank_input_warms_the_model_up_and_finds_no_face(model):
+    pipeline = _pipeline(Gallery.empty())
+    assert pipeline.predict(model, pipeline.blank_input()).faces == 0
+
+
+def test_it_ranks_people_by_their_closest_photo_and_names_each_once():
+    gallery = Gallery(
+        vectors=np.stack([_unit(0), _unit(1), _unit(0) * 0.9 + _unit(2) * 0.1, _unit(3)]),
+        people=["Ada", "Ben", "Ada", "Cy"],
+        photo_urls=["/ada1", "/ben", "/ada2", "/cy"],
+    )
+    ranked = nearest_people(_unit(0), gallery)
+    assert [p["label"] for p in ranked] == ["Ada", "Ben", "Cy"]
+    assert ranked[0]["photo_url"] == "/ada1"
+    assert ranked[0]["distance"] == pytest.approx(0.0)
+
+
+def test_its_score_is_one_half_at_the_fitted_threshold_and_falls_with_distance():
+    threshold, slope = SPEC["input_spec"]["threshold"], SPEC["input_spec"]["slope"]
+    assert similarity(threshold, threshold=threshold, slope=slope) == pytest.approx(0.5)
+    scores = [similarity(d, threshold=threshold, slope=slope) for d in (0.3, 0.6, 0.9, 5.0)]
+    assert scores == sorted(scores, reverse=True)
+    assert scores[0] > 0.99 and scores[-1] == 0.0
+
+
+def test_it_answers_with_the_top_three_people_their_scores_and_photos():
+    gallery = Gallery(
+        vectors=np.stack([_unit(i) for i in range(4)]),
+        people=["Ada", "Ben", "Cy", "Di"],
+        photo_urls=["/ada", "/ben", "/cy", "/di"],
+    )
+    query = _unit(1) * 0.95 + _unit(0) * 0.05
+    outcome = _pipeline(gallery).postprocess(FoundFace(faces=1, vector=query, box=[1, 2, 3, 4]))
+    assert outcome.status == "done"
+    assert outcome.label == "Ben"
+    assert outcome.reason == ""
+    assert [item["label"] for item in outcome.top] == ["Ben", "Ada", "Cy"]
+    assert [item["photo_url"] for item in outcome.top] == ["/ben", "/ada", "/cy"]
+    assert outcome.score == outcome.top[0]["score"]
+    assert all(0.0 <= item["score"] <= 1.0 for item in outcome.top)
+    assert outcome.details["faces"] == 1
+    assert outcome.details["box"] == [1, 2, 3, 4]
+    assert outcome.details["same_person"] is True
+
+
+def test_it_says_so_when_the_gallery_is_empty():
+    outcome = _pipeline(Gallery.empty()).postprocess(FoundFace(faces=1, vector=_unit(0)))
+    assert outcome.status == "rejected"
+    assert outcome.reason == "The gallery has no one in it yet"
+
+
+@needs_lfw
+def test_it_finds_a_person_enrolled_from_two_photos_in_a_third(model):
+    photos = lfw_photos()
+    gallery = _gallery(model, {person: paths[:2] for person, paths in photos.items()})
+    for person, paths in photos.items():
+        outcome = _pipeline(gallery).run(model, _open(paths[2]))
+        assert outcome.status == "done", person
+        assert outcome.label == person
+        assert outcome.top[0]["photo_url"] == f"/p/{person}"
+
+
+def _side_by_side(big: Image.Image, small: Image.Image) -> Image.Image:
+    """One photo of two people: ``big`` at full size, ``small`` at half."""
+    small = small.resize((small.width // 2, small.height // 2))
+    canvas = Image.new("RGB", (big.width + small.width, big.height), (128, 128, 128))
+    canvas.paste(big, (0, 0))
+    canvas.paste(small, (big.width, (big.height - small.height) // 2))
+    return canvas.resize((canvas.width * 2, canvas.height * 2))  # faces large enough for HOG
+
+
+@needs_lfw
+def test_it_answers_for_the_largest_of_several_faces_and_says_so(model):
+    photos = lfw_photos()
+    blair, powell = photos["Tony_Blair"], photos["Colin_Powell"]
+    gallery = _gallery(model, {"Tony_Blair": blair[:2], "Colin_Powell": powell[:2]})
+    for big, small, expected in ((blair, powell, "Tony_Blair"), (powell, blair, "Colin_Powell")):
+        photo = _side_by_side(_open(big[3]), _open(small[3]))
+        outcome = _pipeline(gallery).run(model, photo)
+        assert outcome.status == "done"
+        assert outcome.label == expected
+        assert outcome.reason == "2 faces found; answering for the largest"
+        assert outcome.details["faces"] == 2
+
+
+@needs_knn
+def test_it_counts_the_faces_in_a_real_photo_of_two_people(model):
+    outcome = _pipeline(Gallery(np.stack([_unit(0)]), ["Ada"], ["/ada"])).run(
+        model, _open(knn_photo("kit_harington+rose_leslie"))
+    )
+    assert outcome.status == "done"
+    assert outcome.details["faces"] == 2
+    assert outcome.reason == "2 faces found; answering for the largest"
+
+
+def test_it_crops_a_square_thumbnail_around_the_face():
+    buffer = io.BytesIO()
+    Image.new("RGB", (400, 300), (10, 200, 30)).save(buffer, format="JPEG")
+    for box in ([300, 200, 380, 290], None):
+        buffer.seek(0)
+        thumbnail = Image.open(io.BytesIO(face_crop_jpeg(buffer, box)))
+        assert thumbnail.format == "JPEG"
+        assert thumbnail.size == (96, 96)
+
+
+@pytest.fixture
+def lookalike(demos):
+    clear_gallery_cache()
+    yield demos["celebrity-lookalike"].promoted_version
+    clear_gallery_cache()
+
+
+def _enrol(version, name: str, vector: np.ndarray):
+    from classifiers.models import FaceEmbedding, Person, PersonPhoto
+
+    person, _ = Person.objects.get_or_create(name=name, defaults={"slug": name.lower()})
+    photo = PersonPhoto.objects.create(
+        person=person, image=f"gallery/{name}.jpg", image_sha256=f"{name}-{person.photos.count()}"
+    )
+    return FaceEmbedding.objects.create(
+        photo=photo, model_version=version, vector=vector.tolist(), bbox=[0, 0, 1, 1], faces=1
+    )
+
+
+def test_it_reads_the_gallery_again_once_it_changed(lookalike):
+    ada = _enrol(lookalike, "Ada", _unit(0))
+    first = gallery_for(lookalike)
+    assert first.people == ["Ada"]
+    assert first.photo_urls == [f"/gallery/photos/{ada.photo_id}/?crop=face"]
+    assert gallery_for(lookalike) is first  # unchanged: served from the cache
+
+    _enrol(lookalike, "Ben", _unit(1))
+    assert gallery_for(lookalike).people == ["Ada", "Ben"]
+
+    ada.photo.delete()
+    assert gallery_for(lookalike).people == ["Ben"]
+
+    from classifiers.models import Person
+
+    Person.objects.filter(name="Ben").update(name="Benjamin")  # no save(): bump by hand
+    Person.objects.filter(name="Benjamin").first().save()
+    assert gallery_for(lookalike).people == ["Benjamin"]
+
+
+def test_it_leaves_photos_without_a_face_out_of_the_gallery(lookalike):
+    from classifiers.models import FaceEmbedding
+
+    embedding = _enrol(lookalike, "Ada", _unit(0))
+    FaceEmbedding.objects.filter(pk=embedding.pk).update(vector=None)
+    assert len(gallery_for(lookalike)) == 0

@@ -31,3 +31,15 @@ def warm_up_promoted_models(**kwargs) -> None:
         services.models_warm_up()
     except Exception:  # a cold start is slower, never fatal
         logger.exception("model warm-up failed; models will load on first use")
+
+
+@shared_task(name="classifiers.embed_gallery_photo", acks_late=True, reject_on_worker_lost=True)
+def embed_gallery_photo(photo_id: int) -> None:
+    """Embed a new gallery photo's face for every served look-alike version.
+
+    Idempotent (one row per photo and version, updated in place), so a
+    redelivered task only repeats the same work.
+    """
+    from classifiers import services_gallery
+
+    services_gallery.gallery_photo_embed_all(photo_id=photo_id)

@@ -23,4 +23,5 @@ urlpatterns = [
     ),
     path("history/", views.history, name="history"),
     path("history/clear/", views.history_clear, name="history-clear"),
+    path("gallery/photos/<int:pk>/", views.gallery_photo, name="gallery-photo"),
 ]

@@ -5,14 +5,15 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.staticfiles import finders
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from classifiers import selectors, services
 from classifiers.forms import UploadForm
+from classifiers.inference.faces import face_crop_jpeg
 from classifiers.inference.images import ImageRejected
-from classifiers.models import Demo, Prediction
+from classifiers.models import Demo, PersonPhoto, Prediction
 from classifiers.visitors import visitor_id
 
 
@@ -154,3 +155,28 @@ def history_clear(request: HttpRequest) -> HttpResponse:
     count = services.predictions_delete_all(owner=request.user)
     messages.success(request, f"Deleted {count} prediction{'s' if count != 1 else ''}.")
     return redirect("classifiers:history")
+
+
+@require_GET
+def gallery_photo(request: HttpRequest, pk: int) -> HttpResponse | FileResponse:
+    """A look-alike gallery photo. These are published photos of public figures
+    (unlike uploads), shown next to the answer, so anyone may see them."""
+    photo = get_object_or_404(PersonPhoto, pk=pk)
+    try:
+        handle = photo.image.open("rb")
+    except FileNotFoundError as exc:
+        raise Http404("image not found") from exc
+    if request.GET.get("crop") == "face":
+        # The thumbnail next to an answer: the face, not the whole portrait.
+        box = (
+            photo.embeddings.filter(bbox__isnull=False)
+            .order_by("-id")
+            .values_list("bbox", flat=True)
+            .first()
+        )
+        with handle:
+            response = HttpResponse(face_crop_jpeg(handle, box), content_type="image/jpeg")
+    else:
+        response = FileResponse(handle, content_type="image/jpeg")
+    response["Cache-Control"] = "public, max-age=86400"
+    return response

@@ -7,13 +7,17 @@ PY := $(BIN)/python
 STAMP := $(VENV)/.installed
 MODELS := ml_models/efficientnet_lite0.keras
 WORKER_CONCURRENCY ?= 1
+# Archives holding the look-alike demo's default gallery photos (read, never
+# installed: see classifiers/management/commands/setup_gallery.py).
+GALLERY_PACKAGES := var/gallery-packages
+GALLERY_STAMP := $(GALLERY_PACKAGES)/.downloaded
 
 # Local runs may use the built-in insecure key; production sets DJANGO_SECRET_KEY.
 export DJANGO_LOCAL_DEV ?= 1
 export PYTHONUNBUFFERED := 1
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: run test setup install models db worker lint bench clean
+.PHONY: run test setup install models gallery-packages db worker lint bench clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -29,10 +33,25 @@ $(MODELS): $(STAMP) classifiers/inference/efficientnet_lite.py classifiers/infer
 
 models: $(MODELS)
 
-db: $(MODELS)
+# The face-recognition sdist is only unpacked (installing it would build dlib
+# from source); the wheels are fetched for one platform whatever the host,
+# since only their sample images are read.
+$(GALLERY_STAMP): $(STAMP)
+	mkdir -p $(GALLERY_PACKAGES)
+	$(PY) -m pip download --quiet --no-deps --no-binary :all: -d $(GALLERY_PACKAGES) \
+		face-recognition==1.3.0
+	$(PY) -m pip download --quiet --no-deps --only-binary :all: -d $(GALLERY_PACKAGES) \
+		--platform manylinux2014_x86_64 --python-version 3.11 --implementation cp --abi cp311 \
+		matplotlib==3.10.7 scikit-image==0.25.2 insightface==2.1
+	touch $@
+
+gallery-packages: $(GALLERY_STAMP)
+
+db: $(MODELS) $(GALLERY_STAMP)
 	mkdir -p var
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py setup_demos
+	$(PY) manage.py setup_gallery $(GALLERY_PACKAGES)
 	$(PY) manage.py collectstatic --noinput --verbosity 0
 
 setup: db

@@ -1,7 +1,20 @@
+from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
+from django.db.models import Count
+from django.utils.html import format_html
 
-from classifiers import services
-from classifiers.models import Demo, ModelVersion, Prediction, Promotion
+from classifiers import services, services_gallery
+from classifiers.inference.images import ImageRejected, decode_upload
+from classifiers.models import (
+    Demo,
+    FaceEmbedding,
+    ModelVersion,
+    Person,
+    PersonPhoto,
+    Prediction,
+    Promotion,
+)
 
 
 class ModelVersionInline(admin.TabularInline):
@@ -77,4 +90,141 @@ class PredictionAdmin(admin.ModelAdmin):
     exclude = ("image",)
 
     def has_add_permission(self, request) -> bool:
+        return False
+
+
+# The look-alike gallery. Photos are added through services_gallery so they
+# get the upload checks and a worker computes their face embedding.
+
+
+class PersonPhotoInlineForm(forms.ModelForm):
+    class Meta:
+        model = PersonPhoto
+        fields = ("image", "source")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            # A stored photo's embeddings describe that very image: replace it by
+            # removing it and adding another, never by editing it in place.
+            self.fields["image"].disabled = True
+
+    def clean_image(self):
+        upload = self.cleaned_data.get("image")
+        if upload and not self.instance.pk:
+            data = upload.read(settings.UPLOAD_MAX_BYTES + 1)
+            try:
+                decode_upload(
+                    data,
+                    max_bytes=settings.UPLOAD_MAX_BYTES,
+                    max_pixels=settings.UPLOAD_MAX_PIXELS,
+                )
+            except ImageRejected as exc:
+                raise forms.ValidationError(str(exc)) from exc
+            self.photo_bytes = data
+        return upload
+
+
+class PersonPhotoInline(admin.TabularInline):
+    model = PersonPhoto
+    form = PersonPhotoInlineForm
+    fields = ("thumbnail", "image", "source", "face", "created_at")
+    readonly_fields = ("thumbnail", "face", "created_at")
+    extra = 1
+
+    @admin.display(description="photo")
+    def thumbnail(self, photo: PersonPhoto) -> str:
+        if not photo.pk:
+            return ""
+        return format_html(
+            '<img src="{}" alt="" style="height: 64px; width: auto">', photo.get_absolute_url()
+        )
+
+    @admin.display(description="face")
+    def face(self, photo: PersonPhoto) -> str:
+        if not photo.pk:
+            return ""
+        embeddings = list(photo.embeddings.all())
+        if not embeddings:
+            return "being embedded by a worker…"
+        return "; ".join(
+            f"v{e.model_version.number}: "
+            + (
+                "no face found: remove this photo"
+                if not e.has_face
+                else (f"{e.faces} faces, the largest used" if e.faces > 1 else "found")
+            )
+            for e in embeddings
+        )
+
+
+@admin.register(Person)
+class PersonAdmin(admin.ModelAdmin):
+    list_display = ("name", "photo_count", "updated_at")
+    search_fields = ("name",)
+    prepopulated_fields = {"slug": ("name",)}
+    inlines = [PersonPhotoInline]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(photo_total=Count("photos"))
+
+    @admin.display(description="photos", ordering="photo_total")
+    def photo_count(self, person: Person) -> int:
+        return person.photo_total
+
+    def save_formset(self, request, form, formset, change):
+        if formset.model is not PersonPhoto:
+            return super().save_formset(request, form, formset, change)
+        # commit=False only sorts the rows into new, changed and deleted (the
+        # admin's history message reads those lists); the services do the writes.
+        formset.save(commit=False)
+        for photo in formset.deleted_objects:
+            services_gallery.person_photo_delete(photo=photo)
+        for photo, _ in formset.changed_objects:
+            photo.save()  # only the source can change
+        new = {id(photo) for photo in formset.new_objects}
+        formset.new_objects = [
+            services_gallery.person_photo_add(
+                person=form.instance,
+                data=inline_form.photo_bytes,
+                source=inline_form.cleaned_data.get("source", ""),
+            ).photo
+            for inline_form in formset.forms
+            if id(inline_form.instance) in new
+        ]
+
+    def get_deleted_objects(self, objs, request):
+        deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
+        # Embeddings go with their photos: read-only on their own, not undeletable.
+        perms_needed.discard(FaceEmbedding._meta.verbose_name)
+        return deleted, counts, perms_needed, protected
+
+    def delete_model(self, request, obj: Person) -> None:
+        services_gallery.person_delete(person=obj)
+
+    def delete_queryset(self, request, queryset) -> None:
+        for person in queryset:
+            services_gallery.person_delete(person=person)
+
+
+@admin.register(FaceEmbedding)
+class FaceEmbeddingAdmin(admin.ModelAdmin):
+    """Computed by workers: shown, never edited."""
+
+    list_display = ("photo", "person", "model_version", "faces", "has_face", "created_at")
+    list_filter = ("model_version",)
+    search_fields = ("photo__person__name",)
+    list_select_related = ("photo__person", "model_version")
+
+    @admin.display(description="person", ordering="photo__person__name")
+    def person(self, embedding: FaceEmbedding) -> str:
+        return embedding.photo.person.name
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
         return False

@@ -86,11 +86,13 @@ def fit_similarity(vectors: np.ndarray, people: list[str]) -> tuple[float, float
 
 
 def evaluate_lookalike(demo: dict | None = None, spec: dict | None = None) -> dict:
-    """Top-1/top-3 identification of held-back faces; prints and returns the figures.
+    """Top-1/top-3 identification of held-back faces; prints and returns the metrics
+    (accuracy is top-1), as bench/accuracy.py's evaluators do (``demo`` is unused)."""
+    return fit_and_evaluate(spec or version_spec(SPEC_FILE))[1]
 
-    ``demo`` is unused; the signature matches bench/accuracy.py's evaluators.
-    """
-    spec = spec or version_spec(SPEC_FILE)
+
+def fit_and_evaluate(spec: dict) -> tuple[dict, dict]:
+    """(the input_spec with the score's fitted threshold and slope, the metrics)."""
     model = load_face_model(package_model_path(spec["artifact"]))
     embedder = FaceLookalikePipeline(spec=spec["input_spec"], gallery=Gallery.empty())
     enrolled, held_back = split_photos()
@@ -141,7 +143,7 @@ def evaluate_lookalike(demo: dict | None = None, spec: dict | None = None) -> di
     print(f"  no face found {metrics['no_face_rate']:.1%}")
     print(f"  right and under the same-person threshold {metrics['same_person_rate']:.1%}")
     print(f"  {metrics['images_per_second']} images/second (detect, align, embed, rank)")
-    return {"input_spec": input_spec, **metrics}
+    return input_spec, metrics
 
 
 def main() -> None:
@@ -151,10 +153,10 @@ def main() -> None:
     if not (_setup.SHARED_DATA / "faces-lfw10").exists():
         raise SystemExit(f"{_setup.SHARED_DATA} not found: the benchmark needs ../shared/data")
     spec = version_spec(SPEC_FILE)
-    result = evaluate_lookalike(spec=spec)
+    input_spec, metrics = fit_and_evaluate(spec)
     if args.write_spec:
-        spec["input_spec"] = result.pop("input_spec")
-        spec["metrics"] = {**spec.get("metrics", {}), **result}
+        spec["input_spec"] = input_spec
+        spec["metrics"] = {**spec.get("metrics", {}), **metrics}
         (SPECS_DIR / SPEC_FILE).write_text(json.dumps(spec, indent=2) + "\n")
         print(f"wrote {SPECS_DIR / SPEC_FILE}")
 

@@ -5,7 +5,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 PY := $(BIN)/python
 STAMP := $(VENV)/.installed
-MODELS := ml_models/efficientnet_lite0.keras
+# build_models writes every artifact the specs name; the stamp says it ran.
+MODELS := ml_models/.built
 WORKER_CONCURRENCY ?= 1
 # Archives holding the look-alike demo's default gallery photos (read, never
 # installed: see classifiers/management/commands/setup_gallery.py).
@@ -27,7 +28,7 @@ $(STAMP): requirements.txt requirements-dev.txt
 
 install: $(STAMP)
 
-$(MODELS): $(STAMP) classifiers/inference/efficientnet_lite.py classifiers/inference/torch_weights.py
+$(MODELS): $(STAMP) classifiers/inference/efficientnet_lite.py classifiers/inference/torch_weights.py classifiers/catalog.py
 	$(PY) manage.py build_models
 	touch $(MODELS)
 

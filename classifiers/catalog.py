@@ -18,6 +18,23 @@ IMAGENET_LABELS = Path(__file__).parent / "inference" / "imagenet_classes.json"
 DOG_CLASSES = [(151, 268)]
 CAT_CLASSES = [(281, 285)]
 
+# ImageNet's names are WordNet's first lemma; a few read oddly to dog people.
+BREED_DISPLAY_NAMES = {
+    "basset": "basset hound",
+    "Boston bull": "Boston terrier",
+    "Blenheim spaniel": "Cavalier King Charles spaniel",
+    "Brabancon griffon": "Brabançon griffon",
+    "Pembroke": "Pembroke Welsh corgi",
+    "Cardigan": "Cardigan Welsh corgi",
+    "malinois": "Belgian Malinois",
+    "kuvasz": "Kuvasz",
+    "Leonberg": "Leonberger",
+    "Eskimo dog": "Eskimo dog (husky)",
+    "dingo": "dingo (wild dog)",
+    "dhole": "dhole (wild dog)",
+    "African hunting dog": "African wild dog",
+}
+
 DEMOS = [
     {
         "slug": "cats-vs-dogs",
@@ -31,13 +48,16 @@ DEMOS = [
         ),
         "kind": "imagenet-subset",
         "position": 1,
-        "config": {"groups": {"cat": CAT_CLASSES, "dog": DOG_CLASSES}},
+        "config": {
+            "groups": {"cat": CAT_CLASSES, "dog": DOG_CLASSES},
+            "reject_reason": "Neither a cat nor a dog.",
+        },
         "examples": [
             {"image": "classifiers/examples/cat.jpg", "caption": "Cat"},
             {"image": "classifiers/examples/golden-retriever.jpg", "caption": "Golden retriever"},
             {"image": "classifiers/examples/fox-squirrel.jpg", "caption": "Fox squirrel"},
         ],
-        "versions": ["cats-vs-dogs-v1.json"],
+        "versions": [f"cats-vs-dogs-v{n}.json" for n in (1, 2, 3, 4)],
     },
     {
         "slug": "dog-breeds",
@@ -46,12 +66,18 @@ DEMOS = [
         "description": "The same ImageNet network ranked within its 118 dog classes.",
         "kind": "imagenet-subset",
         "position": 2,
-        "config": {"groups": {"dog": DOG_CLASSES}},
+        "config": {
+            "groups": {"dog": DOG_CLASSES},
+            "rank_within": "dog",
+            "top_k": 3,
+            "reject_reason": "This is not a dog.",
+            "display_names": BREED_DISPLAY_NAMES,
+        },
         "examples": [
             {"image": "classifiers/examples/dalmatian.jpg", "caption": "Dalmatian"},
             {"image": "classifiers/examples/golden-retriever.jpg", "caption": "Golden retriever"},
         ],
-        "versions": [],
+        "versions": [f"dog-breeds-v{n}.json" for n in (1, 2, 3, 4)],
     },
     {
         "slug": "celebrity-lookalike",

@@ -65,7 +65,11 @@ class ModelVersion(models.Model):
         max_length=16, choices=ModelVersionStatus.choices, default=ModelVersionStatus.UPLOADED
     )
     status_reason = models.TextField(blank=True)
-    # {"accuracy": 0.97, "evaluated_on": "...", ...}
+    # Fitted on labelled photos, used when answering:
+    # {"threshold": 0.33, "map": {"a": 1.2, "b": 3.0}, "fitted_on": "..."}
+    calibration = models.JSONField(default=dict, blank=True)
+    # Measured on other photos, shown on the model card:
+    # {"accuracy": 0.97, "ece": 0.03, "evaluated_on": "...", ...}
     metrics = models.JSONField(default=dict, blank=True)
     notes = models.TextField(blank=True)
     created_by = models.ForeignKey(
@@ -125,6 +129,10 @@ def _prediction_image_path(instance: Prediction, filename: str) -> str:
     return f"predictions/{instance.created_at:%Y/%m/%d}/{instance.id}.jpg"
 
 
+def _prediction_heatmap_path(instance: Prediction, filename: str) -> str:
+    return f"predictions/{instance.created_at:%Y/%m/%d}/{instance.id}-heatmap.png"
+
+
 class Prediction(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     owner = models.ForeignKey(
@@ -142,6 +150,8 @@ class Prediction(models.Model):
         ModelVersion, null=True, blank=True, on_delete=models.PROTECT, related_name="predictions"
     )
     image = models.ImageField(upload_to=_prediction_image_path, max_length=255)
+    # Grad-CAM overlay, the size of ``image``; as private as the photo.
+    heatmap = models.ImageField(upload_to=_prediction_heatmap_path, max_length=255, blank=True)
     image_sha256 = models.CharField(max_length=64)
     original_name = models.CharField(max_length=255, blank=True)
     status = models.CharField(

@@ -88,11 +88,22 @@ def prediction_claim(*, prediction_id: str, stale_after: timedelta | None = None
     return updated == 1
 
 
-def prediction_finish(*, prediction: Prediction, outcome: dict) -> None:
+def prediction_finish(
+    *, prediction: Prediction, outcome: dict, image_size: tuple[int, int] | None = None
+) -> None:
+    """Store the answer; a Grad-CAM grid in it is also saved as an overlay image."""
+    from classifiers.inference.explain import heatmap_png
+
+    details = outcome.get("details", {})
+    fields = ["status", "result", "finished_at"]
+    if image_size and details.get("heatmap") and details.get("crop_box"):
+        png = heatmap_png(details["heatmap"], image_size, details["crop_box"])
+        prediction.heatmap.save(f"{prediction.id}-heatmap.png", ContentFile(png), save=False)
+        fields.append("heatmap")
     prediction.status = outcome["status"]
     prediction.result = outcome
     prediction.finished_at = timezone.now()
-    prediction.save(update_fields=["status", "result", "finished_at"])
+    prediction.save(update_fields=fields)
 
 
 def prediction_fail(*, prediction_id: str, reason: str) -> None:
@@ -116,7 +127,9 @@ def prediction_run(*, prediction_id: str) -> None:
     except ImageRejected as exc:
         prediction_fail(prediction_id=prediction_id, reason=str(exc))
         return
-    prediction_finish(prediction=prediction, outcome=outcome.as_dict())
+    prediction_finish(
+        prediction=prediction, outcome=outcome.as_dict(), image_size=decoded.image.size
+    )
 
 
 def models_warm_up() -> list[ModelVersion]:
@@ -135,12 +148,14 @@ def models_warm_up() -> list[ModelVersion]:
 
 def prediction_delete(*, prediction: Prediction) -> None:
     prediction.image.delete(save=False)
+    if prediction.heatmap:
+        prediction.heatmap.delete(save=False)
     prediction.delete()
 
 
 def predictions_delete_all(*, owner) -> int:
     count = 0
-    for prediction in Prediction.objects.filter(owner=owner).only("id", "image"):
+    for prediction in Prediction.objects.filter(owner=owner).only("id", "image", "heatmap"):
         prediction_delete(prediction=prediction)
         count += 1
     return count

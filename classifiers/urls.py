@@ -17,6 +17,11 @@ urlpatterns = [
         "predictions/<uuid:prediction_id>/image/", views.prediction_image, name="prediction-image"
     ),
     path(
+        "predictions/<uuid:prediction_id>/heatmap/",
+        views.prediction_heatmap,
+        name="prediction-heatmap",
+    ),
+    path(
         "predictions/<uuid:prediction_id>/delete/",
         views.prediction_delete,
         name="prediction-delete",

@@ -127,6 +127,20 @@ def prediction_image(request: HttpRequest, prediction_id) -> FileResponse:
     return response
 
 
+@require_GET
+def prediction_heatmap(request: HttpRequest, prediction_id) -> FileResponse:
+    prediction = _visible_prediction(request, prediction_id)
+    if not prediction.heatmap:
+        raise Http404("no explanation for this prediction")
+    try:
+        handle = prediction.heatmap.open("rb")
+    except FileNotFoundError as exc:
+        raise Http404("explanation not found") from exc
+    response = FileResponse(handle, content_type="image/png")
+    response["Cache-Control"] = "private, max-age=3600"
+    return response
+
+
 @require_POST
 def prediction_delete(request: HttpRequest, prediction_id) -> HttpResponse:
     prediction = _visible_prediction(request, prediction_id)

@@ -22,7 +22,7 @@ BN_EPSILON = 1e-3  # the TF checkpoints these weights were ported from
 # Stride of the first block of each stage; stages are told apart by their
 # output channels, which differ from stage to stage in every variant.
 STAGE_STRIDES = (1, 2, 2, 2, 1, 2, 1)
-GRADCAM_LAYER = "head_conv"  # last convolution; explanations read it
+GRADCAM_LAYER = "head_relu"  # last convolution's activations; explanations read it
 
 
 @dataclass(frozen=True)
@@ -64,35 +64,34 @@ def _depthwise_kernel(torch_kernel: np.ndarray) -> np.ndarray:
     return torch_kernel.transpose(2, 3, 0, 1)  # (C, 1, kh, kw) -> (kh, kw, C, 1)
 
 
-def build(variant_name: str):
-    """Return a Keras model mapping preprocessed images to 1000 softmax outputs."""
-    import keras
+def _branch(x, variant: Variant, prefix: str = ""):
+    """The network's layers applied to ``x``; names carry ``prefix`` so several
+    variants can live in one model (the ensemble) without clashing."""
     from keras import layers
 
-    variant = VARIANTS[variant_name]
     w = load_state_dict(weights_path(variant))
     block_ids = sorted({int(m.group(1)) for k in w if (m := re.match(r"_blocks\.(\d+)\.", k))})
 
-    size = variant.image_size
-    inputs = keras.Input((size, size, 3), name="image")
-
     def conv(x, name, kernel, bias, strides=1):
         layer = layers.Conv2D(
-            kernel.shape[0], kernel.shape[2:], strides=strides, padding="same", name=name
+            kernel.shape[0], kernel.shape[2:], strides=strides, padding="same", name=prefix + name
         )
         out = layer(x)
         layer.set_weights([_conv_kernel(kernel), bias])
         return out
 
     def depthwise(x, name, kernel, bias, strides):
-        layer = layers.DepthwiseConv2D(kernel.shape[2:], strides=strides, padding="same", name=name)
+        layer = layers.DepthwiseConv2D(
+            kernel.shape[2:], strides=strides, padding="same", name=prefix + name
+        )
         out = layer(x)
         layer.set_weights([_depthwise_kernel(kernel), bias])
         return out
 
-    x = conv(inputs, "stem_conv", *_fold(w, "_conv_stem", "_bn0"), strides=2)
-    x = layers.ReLU(max_value=6.0, name="stem_relu")(x)
+    def relu6(x, name):
+        return layers.ReLU(max_value=6.0, name=prefix + name)(x)
 
+    x = relu6(conv(x, "stem_conv", *_fold(w, "_conv_stem", "_bn0"), strides=2), "stem_relu")
     stage, previous_out = -1, None
     for i in block_ids:
         p = f"_blocks.{i}"
@@ -105,19 +104,62 @@ def build(variant_name: str):
         shortcut = x
         if f"{p}._expand_conv.weight" in w:
             x = conv(x, f"block{i}_expand", *_fold(w, f"{p}._expand_conv", f"{p}._bn0"))
-            x = layers.ReLU(max_value=6.0, name=f"block{i}_expand_relu")(x)
+            x = relu6(x, f"block{i}_expand_relu")
         x = depthwise(x, f"block{i}_dw", *_fold(w, f"{p}._depthwise_conv", f"{p}._bn1"), strides)
-        x = layers.ReLU(max_value=6.0, name=f"block{i}_dw_relu")(x)
+        x = relu6(x, f"block{i}_dw_relu")
         x = conv(x, f"block{i}_project", *_fold(w, f"{p}._project_conv", f"{p}._bn2"))
         if strides == 1 and in_channels == out_channels:
-            x = layers.Add(name=f"block{i}_add")([shortcut, x])
+            x = layers.Add(name=f"{prefix}block{i}_add")([shortcut, x])
         previous_out = out_channels
 
-    x = conv(x, GRADCAM_LAYER, *_fold(w, "_conv_head", "_bn1"))
-    x = layers.ReLU(max_value=6.0, name="head_relu")(x)
-    x = layers.GlobalAveragePooling2D(name="pool")(x)
-    dense = layers.Dense(w["_fc.weight"].shape[0], name="logits")
+    x = conv(x, "head_conv", *_fold(w, "_conv_head", "_bn1"))
+    x = relu6(x, GRADCAM_LAYER)
+    x = layers.GlobalAveragePooling2D(name=prefix + "pool")(x)
+    dense = layers.Dense(w["_fc.weight"].shape[0], name=prefix + "logits")
     x = dense(x)
     dense.set_weights([w["_fc.weight"].T, w["_fc.bias"]])
-    outputs = layers.Softmax(name="probabilities")(x)
-    return keras.Model(inputs, outputs, name=f"efficientnet_{variant.name}")
+    return layers.Softmax(name=prefix + "probabilities")(x)
+
+
+def build(variant_name: str):
+    """One variant: preprocessed images -> 1000 ImageNet probabilities."""
+    import keras
+
+    variant = VARIANTS[variant_name]
+    inputs = keras.Input((variant.image_size, variant.image_size, 3), name="image")
+    return keras.Model(inputs, _branch(inputs, variant), name=f"efficientnet_{variant.name}")
+
+
+def build_ensemble(variant_names: list[str]):
+    """Several variants in one Keras model, their probabilities averaged.
+
+    The input is at the largest variant's resolution; smaller members see it
+    resized inside the graph with a built-in layer, so the saved file loads
+    with safe_mode and the worker runs one model call per image.
+    """
+    import keras
+    from keras import layers
+
+    variants = [VARIANTS[name] for name in variant_names]
+    size = max(v.image_size for v in variants)
+    inputs = keras.Input((size, size, 3), name="image")
+    outputs = []
+    for variant in variants:
+        x = inputs
+        if variant.image_size != size:
+            x = layers.Resizing(
+                variant.image_size,
+                variant.image_size,
+                interpolation="bilinear",
+                name=f"{variant.name}_resize",
+            )(inputs)
+        outputs.append(_branch(x, variant, prefix=f"{variant.name}_"))
+    averaged = layers.Average(name="probabilities")(outputs)
+    return keras.Model(inputs, averaged, name="efficientnet_lite_ensemble")
+
+
+def build_from_spec(builder: str):
+    """``lite0`` builds one variant; ``ensemble:lite0+lite1+lite2`` several in one model."""
+    if builder.startswith("ensemble:"):
+        return build_ensemble(builder.removeprefix("ensemble:").split("+"))
+    return build(builder)

@@ -12,7 +12,8 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from classifiers.inference.preprocessing import to_model_input
+from classifiers.inference.calibration import BinaryCalibration, log_odds
+from classifiers.inference.preprocessing import centre_crop_box, to_model_input
 
 
 @dataclass
@@ -65,22 +66,39 @@ class ImagenetSubsetPipeline(Pipeline):
     """An ImageNet-1k classifier read through a subset of its classes.
 
     ``config["groups"]`` maps an answer to inclusive ImageNet index ranges
-    (cats-vs-dogs: cat 281-285, dog 151-268); the answer's probability is the
-    sum over its classes.
+    (cat 281-285, dog 151-268). With ``config["rank_within"]`` set (dog
+    breeds) the answer is the best class inside that group; otherwise it is
+    the best group. Either way the version's fitted calibration decides when
+    the evidence is too low to answer at all (``config["reject_reason"]``).
     """
 
     kind = "imagenet-subset"
 
-    def __init__(self, *, demo=None, version=None, labels=None, spec=None, config=None) -> None:
+    def __init__(
+        self, *, demo=None, version=None, labels=None, spec=None, config=None, calibration=None
+    ) -> None:
         super().__init__(demo=demo, version=version)
         self.labels = labels if labels is not None else version.labels
         self.spec = spec if spec is not None else version.input_spec
         self.config = config if config is not None else demo.config
+        if calibration is None:
+            calibration = getattr(version, "calibration", None) or {}
+        self.calibration = calibration
         self.groups = {
             name: np.concatenate([np.arange(lo, hi + 1) for lo, hi in ranges])
             for name, ranges in self.config["groups"].items()
         }
+        self.within = self.config.get("rank_within")
+        self.display_names = self.config.get("display_names", {})
 
+    @staticmethod
+    def load_model(path):
+        from classifiers.inference.explain import ExplainableClassifier
+        from classifiers.inference.runtime import load_keras_model
+
+        return ExplainableClassifier(load_keras_model(path))
+
+    # -- the three steps -------------------------------------------------
     def preprocess(self, image: Image.Image) -> np.ndarray:
         return to_model_input(image, self.spec)[None]
 
@@ -89,29 +107,122 @@ class ImagenetSubsetPipeline(Pipeline):
         return self.preprocess(Image.new("RGB", (self.spec["size"],) * 2, (127, 127, 127)))
 
     def predict(self, model, batch: np.ndarray) -> np.ndarray:
-        probabilities = np.asarray(model.predict_on_batch(batch), dtype=np.float64)
-        if not np.all(np.isfinite(probabilities)):
-            raise ValueError("the model produced non-finite outputs")
-        return probabilities
+        return _checked(model.predict_on_batch(batch))
 
     def postprocess(self, probabilities: np.ndarray) -> Outcome:
-        p = probabilities[0]
-        scores = {name: float(p[idx].sum()) for name, idx in self.groups.items()}
-        ranked = sorted(scores.items(), key=lambda kv: kv[1], reverse=True)
-        best, best_score = ranked[0]
-        top_classes = np.argsort(p)[::-1][:5]
+        p = np.asarray(probabilities, dtype=np.float64)[0]
+        if self.within:
+            return self._rank_within(p)
+        return self._pick_group(p)
+
+    def run(self, model, image: Image.Image) -> Outcome:
+        """Predict and explain in one pass of the network (Grad-CAM)."""
+        if not hasattr(model, "explain"):
+            return super().run(model, image)
+        probabilities, cam = model.explain(self.preprocess(image), *self.explanation_target())
+        outcome = self.postprocess(_checked(probabilities))
+        if outcome.status == "done" and cam is not None:
+            outcome.details["heatmap"] = np.round(cam, 3).tolist()
+            outcome.details["crop_box"] = _crop_fraction(image, self.spec)
+        return outcome
+
+    # -- answers ---------------------------------------------------------
+    def _name(self, index: int) -> str:
+        label = self.labels[index]
+        return self.display_names.get(label, label)
+
+    def _guesses(self, p: np.ndarray, n: int = 3) -> list[dict]:
+        return [{"label": self._name(i), "score": float(p[i])} for i in np.argsort(p)[::-1][:n]]
+
+    def _pick_group(self, p: np.ndarray) -> Outcome:
+        (first, first_idx), (second, second_idx) = list(self.groups.items())[:2]
+        p_first, p_second = float(p[first_idx].sum()), float(p[second_idx].sum())
+        evidence = p_first + p_second
+        details = {"evidence": evidence, "imagenet_top": self._guesses(p)}
+        if evidence < self.calibration.get("threshold", 0.0):
+            return Outcome(
+                status="rejected",
+                label=None,
+                score=None,
+                top=[{"label": first, "score": p_first}, {"label": second, "score": p_second}],
+                reason=self.config.get("reject_reason", "Not sure what this is."),
+                details=details,
+            )
+        mapping = BinaryCalibration(**self.calibration.get("map", {"a": 1.0, "b": 0.0}))
+        prob_first = float(mapping.probability(log_odds(p_first, p_second)))
+        ranked = sorted(
+            [{"label": first, "score": prob_first}, {"label": second, "score": 1 - prob_first}],
+            key=lambda item: item["score"],
+            reverse=True,
+        )
         return Outcome(
             status="done",
-            label=best,
-            score=best_score,
-            top=[{"label": name, "score": score} for name, score in ranked],
-            details={
-                "other": max(0.0, 1.0 - sum(scores.values())),
-                "imagenet_top5": [
-                    {"label": self.labels[i], "score": float(p[i])} for i in top_classes
-                ],
-            },
+            label=ranked[0]["label"],
+            score=ranked[0]["score"],
+            top=ranked,
+            details=details,
         )
+
+    def _rank_within(self, p: np.ndarray) -> Outcome:
+        members = self.groups[self.within]
+        evidence = float(p[members].sum())
+        details = {"evidence": evidence, "imagenet_top": self._guesses(p)}
+        if evidence < self.calibration.get("threshold", 0.0):
+            return Outcome(
+                status="rejected",
+                label=None,
+                score=None,
+                reason=self.config.get("reject_reason", "Not sure what this is."),
+                details=details,
+            )
+        mapping = BinaryCalibration(**self.calibration.get("map", {"a": 1.0, "b": 0.0}))
+        details["group_confidence"] = float(
+            mapping.probability(log_odds(evidence, max(1.0 - evidence, 0.0)))
+        )
+        within = p[members] / evidence
+        order = np.argsort(within)[::-1][: self.config.get("top_k", 3)]
+        top = [{"label": self._name(members[i]), "score": float(within[i])} for i in order]
+        return Outcome(
+            status="done", label=top[0]["label"], score=top[0]["score"], top=top, details=details
+        )
+
+    def explanation_target(self) -> tuple[np.ndarray, np.ndarray]:
+        """Candidate answers as rows over the 1000 classes, plus a log-space bias
+        per row, so the network can pick (and explain) the answer in-graph the
+        same way ``postprocess`` will."""
+        if self.within:
+            members = self.groups[self.within]
+            rows = np.zeros((len(members), len(self.labels)), np.float32)
+            rows[np.arange(len(members)), members] = 1.0
+            return rows, np.zeros(len(members), np.float32)
+        rows = np.zeros((2, len(self.labels)), np.float32)
+        for row, idx in enumerate(list(self.groups.values())[:2]):
+            rows[row, idx] = 1.0
+        mapping = self.calibration.get("map", {"a": 1.0, "b": 0.0})
+        # sigmoid(a*z + b) >= 0.5  <=>  log p_first + b/a >= log p_second (for a > 0)
+        return rows, np.array([mapping["b"] / max(mapping["a"], 1e-6), 0.0], np.float32)
+
+    def known_labels(self) -> list[str]:
+        """The answers this demo can give (the breed list on the dog page)."""
+        if self.within:
+            return sorted(self._name(i) for i in self.groups[self.within])
+        return list(self.groups)
+
+
+def _checked(probabilities) -> np.ndarray:
+    probabilities = np.asarray(probabilities, dtype=np.float64)
+    if not np.all(np.isfinite(probabilities)):
+        raise ValueError("the model produced non-finite outputs")
+    return probabilities
+
+
+def _crop_fraction(image: Image.Image, spec: dict) -> list[float]:
+    """The part of the photo the network saw, as fractions of width and height."""
+    if spec.get("crop", 1.0) == "none":
+        return [0.0, 0.0, 1.0, 1.0]
+    left, top, right, bottom = centre_crop_box(image, spec.get("crop", 1.0))
+    width, height = image.size
+    return [left / width, top / height, right / width, bottom / height]
 
 
 PIPELINES: dict[str, type[Pipeline]] = {ImagenetSubsetPipeline.kind: ImagenetSubsetPipeline}

@@ -33,8 +33,8 @@ def validate_spec(spec: dict) -> None:
     if spec.get("preprocessing") not in NORMALISERS:
         raise ValueError(f"input spec 'preprocessing' must be one of {sorted(NORMALISERS)}")
     crop = spec.get("crop", 1.0)
-    if not isinstance(crop, int | float) or not 0.5 <= crop <= 1.0:
-        raise ValueError("input spec 'crop' must be between 0.5 and 1.0")
+    if crop != "none" and (not isinstance(crop, int | float) or not 0.5 <= crop <= 1.0):
+        raise ValueError("input spec 'crop' must be 'none' or between 0.5 and 1.0")
     if spec.get("resample", "bicubic") not in RESAMPLING:
         raise ValueError(f"input spec 'resample' must be one of {sorted(RESAMPLING)}")
 
@@ -50,10 +50,11 @@ def centre_crop_box(image: Image.Image, fraction: float) -> tuple[float, float, 
 def to_model_input(image: Image.Image, spec: dict) -> np.ndarray:
     """One image -> float32 array of shape (size, size, 3)."""
     size = spec["size"]
+    crop = spec.get("crop", 1.0)
     resized = image.convert("RGB").resize(
         (size, size),
         RESAMPLING[spec.get("resample", "bicubic")],
-        box=centre_crop_box(image, spec.get("crop", 1.0)),
+        box=None if crop == "none" else centre_crop_box(image, crop),
     )
     pixels = np.asarray(resized, dtype=np.float32)
     return NORMALISERS[spec["preprocessing"]](pixels).astype(np.float32)

@@ -44,7 +44,6 @@
             result.appendChild(p);
             return;
           }
-          document.getElementById("live-image").src = data.image_url;
           document.getElementById("live-link").href = data.url;
           result.innerHTML = data.html;
           poll(data.status_url, result);

@@ -15,7 +15,7 @@ class Command(BaseCommand):
         parser.add_argument("--force", action="store_true", help="rebuild existing artifacts")
 
     def handle(self, *args, force: bool = False, **options):
-        from classifiers.inference.efficientnet_lite import build
+        from classifiers.inference.efficientnet_lite import build_from_spec
         from classifiers.inference.runtime import configure_tensorflow
 
         configure_tensorflow()
@@ -33,7 +33,7 @@ class Command(BaseCommand):
             if target.exists() and not force:
                 self.stdout.write(f"{target} exists")
                 continue
-            model = build(builder)
+            model = build_from_spec(builder)
             partial = target.with_name(target.stem + ".partial.keras")
             model.save(partial)
             partial.replace(target)  # never leave a half-written artifact behind

@@ -1,73 +1,82 @@
-"""Accuracy of each shipped demo version on ../shared/data, as one table.
+"""One table: every demo and model version on ../shared/data.
 
-    .venv/bin/python bench/accuracy.py [--write-specs]
+    .venv/bin/python bench/accuracy.py
 
-Runs the same pipeline classes the worker runs. With --write-specs the
-measured figures are stored in classifiers/specs/<slug>-v<N>.json, which
-`setup_demos` shows on the model cards.
+ImageNet demos: measured on pets/ with each version's committed calibration
+(fitted on calibration/ by bench/calibrate.py). Look-alike: the train photos
+of faces-5celeb and the first half of each faces-lfw10 person are enrolled,
+the rest identified (bench/faces_accuracy.py); its non-targets are the
+animal photos of pets/, which must get "no face found".
+
+Columns: top-1 and top-3 accuracy, expected calibration error of the shown
+confidence, share of non-targets rejected, share of targets wrongly
+rejected, images/second for one worker on single uploads.
 """
 
-import argparse
-import csv
-import json
-import time
+from __future__ import annotations
 
-import _setup
+import _setup  # noqa: F401  (Django set-up)
+import faces_accuracy
+import imagenet_eval
 from PIL import Image
 
-from classifiers.catalog import DEMOS, SPECS_DIR, imagenet_labels, version_spec
-from classifiers.inference.pipelines import PIPELINES
-from classifiers.inference.runtime import load_keras_model
+from classifiers.catalog import DEMOS, version_spec
+from classifiers.inference.faces import (
+    FaceLookalikePipeline,
+    Gallery,
+    load_face_model,
+    package_model_path,
+)
 
 
-def pets_rows(targets: set[str]) -> list[dict]:
-    with (_setup.SHARED_DATA / "pets" / "labels.csv").open() as f:
-        return [r for r in csv.DictReader(f) if r["cat_dog_neither"] in targets]
+def imagenet_row(demo: dict, spec: dict) -> dict:
+    return {**imagenet_eval.evaluate(demo, spec), **imagenet_eval.speed(demo, spec)}
 
 
-def evaluate_cats_vs_dogs(demo: dict, spec: dict) -> dict:
-    pipeline = PIPELINES[demo["kind"]](
-        labels=imagenet_labels(), spec=spec["input_spec"], config=demo["config"]
-    )
-    model = load_keras_model(_setup.settings.ML_MODELS_DIR / spec["artifact"])
-    rows = pets_rows({"cat", "dog"})
-    images = [Image.open(_setup.SHARED_DATA / "pets" / r["path"]).convert("RGB") for r in rows]
-    pipeline.postprocess(pipeline.predict(model, pipeline.preprocess(images[0])))  # warm-up
-    correct = 0
-    started = time.perf_counter()
-    for row, image in zip(rows, images, strict=True):
-        outcome = pipeline.postprocess(pipeline.predict(model, pipeline.preprocess(image)))
-        correct += outcome.label == row["cat_dog_neither"]
-    elapsed = time.perf_counter() - started
+def lookalike_row(demo: dict, spec: dict) -> dict:
+    metrics = faces_accuracy.evaluate_lookalike(demo, spec)
+    model = load_face_model(package_model_path(spec["artifact"]))
+    pipeline = FaceLookalikePipeline(spec=spec["input_spec"], gallery=Gallery.empty())
+    animals = [Image.open(r["file"]).convert("RGB") for r in imagenet_eval.rows("pets")]
+    rejected = [pipeline.run(model, image).status == "rejected" for image in animals]
     return {
-        "accuracy": round(correct / len(rows), 4),
-        "evaluated_on": f"{len(rows)} cats and dogs of shared/data/pets",
-        "images_per_second": round(len(rows) / elapsed, 1),
+        "accuracy": metrics["accuracy"],
+        "top3": metrics["top3_accuracy"],
+        "ece": None,
+        "rejection_rate": round(sum(rejected) / len(rejected), 4),
+        "false_rejection_rate": metrics["no_face_rate"],
+        "images_per_second": metrics["images_per_second"],
     }
 
 
-EVALUATORS = {"cats-vs-dogs": evaluate_cats_vs_dogs}
+ROWS = {"imagenet-subset": imagenet_row, "face-lookalike": lookalike_row}
+
+
+def _pct(value: float | None) -> str:
+    return "—" if value is None else f"{value:.1%}"
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--write-specs", action="store_true")
-    args = parser.parse_args()
     if not (_setup.SHARED_DATA / "pets").exists():
         raise SystemExit(f"{_setup.SHARED_DATA} not found: the benchmark needs ../shared/data")
-    print(f"{'demo':<22}{'version':<28}{'accuracy':>10}{'img/s':>8}  evaluated on")
+    header = (
+        f"{'demo':<20}{'version':<34}{'top-1':>7}{'top-3':>7}{'ECE':>7}"
+        f"{'rej. others':>12}{'rej. targets':>13}{'img/s':>7}"
+    )
+    lines = [header, "-" * len(header)]
     for demo in DEMOS:
         for filename in demo["versions"]:
             spec = version_spec(filename)
-            metrics = EVALUATORS[demo["slug"]](demo, spec)
-            name = f"v{spec['number']} {spec['name']}"
-            print(
-                f"{demo['slug']:<22}{name:<28}{metrics['accuracy']:>10.1%}"
-                f"{metrics['images_per_second']:>8}  {metrics['evaluated_on']}"
+            m = ROWS[demo["kind"]](demo, spec)
+            served = " *" if spec.get("default") else ""
+            name = f"v{spec['number']} {spec['name']}{served}"
+            lines.append(
+                f"{demo['slug']:<20}{name:<34}{_pct(m['accuracy']):>7}{_pct(m['top3']):>7}"
+                f"{_pct(m['ece']):>7}{_pct(m['rejection_rate']):>12}"
+                f"{_pct(m['false_rejection_rate']):>13}{m['images_per_second']:>7}"
             )
-            if args.write_specs:
-                spec["metrics"] = {**spec.get("metrics", {}), **metrics}
-                (SPECS_DIR / filename).write_text(json.dumps(spec, indent=2) + "\n")
+    lines.append("* the version served by default (bench/calibrate.py picks it)")
+    print("\n".join(lines))
 
 
 if __name__ == "__main__":

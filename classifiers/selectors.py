@@ -16,6 +16,15 @@ def demo_get(*, slug: str) -> Demo:
     return get_object_or_404(demo_list(), slug=slug)
 
 
+def demo_known_labels(*, demo: Demo) -> list[str]:
+    """The answers the served version can give, for the demo page (dog breeds)."""
+    if not demo.is_live or not demo.config.get("rank_within"):
+        return []
+    from classifiers.inference.pipelines import pipeline_for
+
+    return pipeline_for(demo, demo.promoted_version).known_labels()
+
+
 def prediction_list(*, user, visitor_id: str = "", demo_slug: str = "") -> QuerySet[Prediction]:
     """The predictions this person may see: their account's, or this browser's
     anonymous ones. Anything else is invisible (a stranger gets 404, not 403)."""

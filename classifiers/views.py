@@ -81,7 +81,12 @@ def demo_detail(request: HttpRequest, slug: str) -> HttpResponse:
     return render(
         request,
         "classifiers/demo_detail.html",
-        {"demo": demo, "form": form, "recent": recent},
+        {
+            "demo": demo,
+            "form": form,
+            "recent": recent,
+            "known_labels": selectors.demo_known_labels(demo=demo),
+        },
         status=status,
     )
 

@@ -16,12 +16,7 @@ import numpy as np
 from PIL import Image
 
 from classifiers.catalog import imagenet_labels
-from classifiers.inference.calibration import (
-    expected_calibration_error,
-    fit_binary_calibration,
-    keep_threshold,
-    log_odds,
-)
+from classifiers.inference import evaluation
 from classifiers.inference.pipelines import ImagenetSubsetPipeline
 
 CAT, DOG = slice(281, 286), slice(151, 269)
@@ -85,70 +80,41 @@ def probabilities(demo: dict, spec: dict, folder: str) -> np.ndarray:
 
 def fit(demo: dict, spec: dict) -> dict:
     """Threshold and calibration map for one demo version, on calibration/."""
-    labels = np.array([r["cat_dog_neither"] for r in rows("calibration")])
-    p = probabilities(demo, spec, "calibration")
-    p_cat, p_dog = p[:, CAT].sum(1), p[:, DOG].sum(1)
-    if demo["config"].get("rank_within"):
-        dogs = labels == "dog"
-        threshold = keep_threshold(p_dog[dogs], KEEP)
-        mapping = fit_binary_calibration(log_odds(p_dog, 1 - p_dog), dogs)
-        described = f"{dogs.sum()} dogs and {(~dogs).sum()} other photos of shared/data/calibration"
-    else:
-        pets = np.isin(labels, ["cat", "dog"])
-        evidence = p_cat + p_dog
-        threshold = keep_threshold(evidence[pets], KEEP)
-        answered = pets & (evidence >= threshold)
-        mapping = fit_binary_calibration(
-            log_odds(p_cat[answered], p_dog[answered]), labels[answered] == "cat"
-        )
-        described = f"{pets.sum()} cats and dogs of shared/data/calibration"
-    return {
-        "threshold": round(threshold, 5),
-        "map": mapping.as_dict(),
-        "keeps": KEEP,
-        "fitted_on": described,
-    }
+    truth = [r["cat_dog_neither"] for r in rows("calibration")]
+    pl = pipeline(demo, spec, calibration={})
+    targets = sum(evaluation.is_target(t) for t in truth)
+    return evaluation.fit_calibration(
+        pl,
+        probabilities(demo, spec, "calibration"),
+        truth if not pl.within else [t if t != "cat" else "neither" for t in truth],
+        described=f"{targets} cats and dogs, {len(truth) - targets} other photos "
+        "of shared/data/calibration",
+    )
 
 
 def evaluate(demo: dict, spec: dict, calibration: dict | None = None) -> dict:
     """Figures on shared/data/pets, with the version's calibration."""
     pl = pipeline(demo, spec, calibration)
     pets = rows("pets")
-    outcomes = [pl.postprocess(row[None]) for row in probabilities(demo, spec, "pets")]
-    truth = [r["cat_dog_neither"] for r in pets]
-    within = demo["config"].get("rank_within")
-    target = ["dog"] if within else ["cat", "dog"]
-    targets = [i for i, t in enumerate(truth) if t in target]
-    others = [i for i, t in enumerate(truth) if t not in target]
-    rejected = [o.status == "rejected" for o in outcomes]
-    if within:
+    if pl.within:
+        # A cat is a non-target of the dog demo; breeds match by WordNet synonyms.
+        truth = [r["label"] if r["cat_dog_neither"] == "dog" else "neither" for r in pets]
         name_to_index = {pl._name(i): i for i in range(151, 269)}
 
-        def rank_hits(i: int, k: int) -> bool:
-            top = outcomes[i].top[:k] if outcomes[i].status == "done" else []
-            return any(is_breed(pets[i]["label"], name_to_index[t["label"]]) for t in top)
-
-        top1 = [rank_hits(i, 1) for i in targets]
-        top3 = [rank_hits(i, 3) for i in targets]
+        def matches(label: str, answer: str) -> bool:
+            return is_breed(label, name_to_index[answer])
     else:
-        top1 = [outcomes[i].status == "done" and outcomes[i].label == truth[i] for i in targets]
-        top3 = top1
-    answered = [i for i in targets if not rejected[i]]
-    ece = expected_calibration_error(
-        [outcomes[i].score for i in answered],
-        [top1[targets.index(i)] for i in answered],
+        truth = [r["cat_dog_neither"] for r in pets]
+        matches = evaluation.same_answer
+    targets = sum(evaluation.is_target(t) for t in truth)
+    return evaluation.measure(
+        pl,
+        probabilities(demo, spec, "pets"),
+        truth,
+        matches=matches,
+        described=f"{targets} {'dogs' if pl.within else 'cats and dogs'} and "
+        f"{len(truth) - targets} other animals of shared/data/pets",
     )
-    return {
-        "accuracy": round(float(np.mean(top1)), 4),
-        "top3": round(float(np.mean(top3)), 4),
-        "ece": round(ece, 4),
-        "rejection_rate": round(float(np.mean([rejected[i] for i in others])), 4),
-        "false_rejection_rate": round(float(np.mean([rejected[i] for i in targets])), 4),
-        "evaluated_on": (
-            f"{len(targets)} {'dogs' if within else 'cats and dogs'} and "
-            f"{len(others)} other animals of shared/data/pets"
-        ),
-    }
 
 
 def speed(demo: dict, spec: dict, runs: int = 30) -> dict:

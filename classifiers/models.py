@@ -65,6 +65,7 @@ class ModelVersion(models.Model):
         max_length=16, choices=ModelVersionStatus.choices, default=ModelVersionStatus.UPLOADED
     )
     status_reason = models.TextField(blank=True)
+    validated_at = models.DateTimeField(null=True, blank=True)
     # Fitted on labelled photos, used when answering:
     # {"threshold": 0.33, "map": {"a": 1.2, "b": 3.0}, "fitted_on": "..."}
     calibration = models.JSONField(default=dict, blank=True)
@@ -160,6 +161,10 @@ class Prediction(models.Model):
     result = models.JSONField(default=dict, blank=True)
     error = models.TextField(blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
+    # A re-run of an earlier upload on the version promoted since (same photo).
+    rerun_of = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="reruns"
+    )
     created_at = models.DateTimeField(db_index=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -273,3 +278,69 @@ class FaceEmbedding(models.Model):
     @property
     def has_face(self) -> bool:
         return self.vector is not None
+
+
+def _evaluation_set_path(instance: EvaluationSet, filename: str) -> str:
+    return f"evaluation_sets/{instance.demo.slug}/{instance.sha256}.zip"
+
+
+class EvaluationSet(models.Model):
+    """Labelled photos (a zip, one folder per answer) on which new versions of
+    a demo are fitted and measured, so their figures compare."""
+
+    demo = models.ForeignKey(Demo, on_delete=models.CASCADE, related_name="evaluation_sets")
+    name = models.CharField(max_length=120)
+    archive = models.FileField(upload_to=_evaluation_set_path, max_length=255)
+    sha256 = models.CharField(max_length=64)
+    # {"cat": 150, "dog": 150, "neither": 150}
+    label_counts = models.JSONField(default=dict)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ("-created_at", "-id")
+
+    def __str__(self) -> str:
+        return f"{self.demo.slug}: {self.name}"
+
+    @property
+    def photo_count(self) -> int:
+        return sum(self.label_counts.values())
+
+
+class ComparisonStatus(models.TextChoices):
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+
+class Comparison(models.Model):
+    """A candidate version run over recent real uploads, against the served one."""
+
+    candidate = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="+")
+    baseline = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="+")
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    sample_size = models.PositiveSmallIntegerField(default=50)
+    status = models.CharField(
+        max_length=16, choices=ComparisonStatus.choices, default=ComparisonStatus.QUEUED
+    )
+    # [{"prediction": id, "baseline": {...}, "candidate": {...}, "agree": bool}]
+    rows = models.JSONField(default=list, blank=True)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ("-created_at", "-id")
+
+    def __str__(self) -> str:
+        return f"v{self.candidate.number} vs v{self.baseline.number} ({self.status})"
+
+    @property
+    def disagreements(self) -> list[dict]:
+        return [row for row in self.rows if not row.get("agree")]

@@ -43,3 +43,33 @@ def embed_gallery_photo(photo_id: int) -> None:
     from classifiers import services_gallery
 
     services_gallery.gallery_photo_embed_all(photo_id=photo_id)
+
+
+@shared_task(
+    name="classifiers.validate_model_version",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    soft_time_limit=1800,
+    time_limit=2000,
+)
+def validate_model_version(version_id: int) -> None:
+    """Open, check and measure an uploaded version, away from the web process."""
+    from classifiers import services_versions
+
+    services_versions.model_version_validate(version_id=version_id)
+
+
+@shared_task(name="classifiers.embed_gallery_and_promote", acks_late=True, time_limit=3600)
+def embed_gallery_and_promote(version_id: int, actor_id: int | None, reason: str) -> None:
+    from classifiers import services_versions
+
+    services_versions.gallery_embed_then_promote(
+        version_id=version_id, actor_id=actor_id, reason=reason
+    )
+
+
+@shared_task(name="classifiers.run_comparison", acks_late=True, time_limit=3600)
+def run_comparison(comparison_id: int) -> None:
+    from classifiers import services_versions
+
+    services_versions.comparison_run(comparison_id=comparison_id)

@@ -132,6 +132,9 @@ UPLOAD_MAX_PIXELS = env.int("UPLOAD_MAX_PIXELS", default=40_000_000)
 DATA_UPLOAD_MAX_MEMORY_SIZE = UPLOAD_MAX_BYTES + 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = UPLOAD_MAX_BYTES + 1024 * 1024
 
+# Admin uploads of model versions (validated in a worker before anyone can serve them).
+MODEL_UPLOAD_MAX_BYTES = env.int("MODEL_UPLOAD_MAX_BYTES", default=300 * 1024 * 1024)
+
 # Celery. Default: kombu's filesystem transport under var/, so `make run`
 # needs no Redis; set CELERY_BROKER_URL=redis://... for production and CI.
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")

@@ -7,18 +7,23 @@ from tests.conftest import jpeg_bytes
 CHANGELISTS = ["demo", "modelversion", "prediction", "promotion"]
 
 
-def _second_version(demo: Demo, *, status: str = ModelVersionStatus.READY) -> ModelVersion:
-    """v2 of a demo: a copy of v1, as if the same network had been uploaded again."""
-    v1 = demo.promoted_version
+def _other_shipped_version(demo: Demo) -> ModelVersion:
+    """A ready version set-up registered for ``demo`` but does not serve."""
+    return demo.versions.exclude(pk=demo.promoted_version_id).order_by("number").first()
+
+
+def _uploaded_version(demo: Demo, *, status: str) -> ModelVersion:
+    """A new version of a demo: a copy of the served one, as if uploaded again."""
+    served = demo.promoted_version
     return ModelVersion.objects.create(
         demo=demo,
-        number=2,
-        name=v1.name,
-        artifact=v1.artifact.name,
-        sha256=v1.sha256,
-        labels=v1.labels,
-        input_spec=v1.input_spec,
-        metrics=v1.metrics,
+        number=demo.versions.order_by("-number").first().number + 1,
+        name=served.name,
+        artifact=served.artifact.name,
+        sha256=served.sha256,
+        labels=served.labels,
+        input_spec=served.input_spec,
+        metrics=served.metrics,
         status=status,
     )
 
@@ -71,70 +76,72 @@ def test_it_does_not_show_staff_the_uploaded_photo(client, staff, alice, demos):
 
 def test_it_promotes_a_ready_version(client, staff, demos):
     demo = demos["cats-vs-dogs"]
-    v1 = demo.promoted_version
-    v2 = _second_version(demo)
+    served = demo.promoted_version
+    other = _other_shipped_version(demo)
     client.force_login(staff)
 
     response = client.post(
         "/admin/classifiers/modelversion/",
-        {"action": "promote", "_selected_action": [v2.pk]},
+        {"action": "promote", "_selected_action": [other.pk]},
         follow=True,
     )
 
     assert response.status_code == 200
-    assert "Cats-vs-dogs v2 (EfficientNet-Lite0) is now served." in response.content.decode()
+    assert (
+        f"Cats-vs-dogs v{other.number} ({other.name}) is now served." in response.content.decode()
+    )
     demo.refresh_from_db()
-    assert demo.promoted_version == v2
-    promotion = Promotion.objects.get(to_version=v2)
+    assert demo.promoted_version == other
+    promotion = Promotion.objects.get(to_version=other)
     assert promotion.demo == demo
-    assert promotion.from_version == v1
+    assert promotion.from_version == served
     assert promotion.action == Promotion.Action.PROMOTE
     assert promotion.actor == staff
     assert promotion.reason == "promoted in the admin"
 
 
 def test_it_shows_the_promotion_in_the_gallery(client, staff, demos):
-    v2 = _second_version(demos["cats-vs-dogs"])
+    other = _other_shipped_version(demos["cats-vs-dogs"])
     client.force_login(staff)
     client.post(
-        "/admin/classifiers/modelversion/", {"action": "promote", "_selected_action": [v2.pk]}
+        "/admin/classifiers/modelversion/", {"action": "promote", "_selected_action": [other.pk]}
     )
-    assert "Model v2 · EfficientNet-Lite0" in client.get("/").content.decode()
+    assert f"Model v{other.number} · {other.name}" in client.get("/").content.decode()
 
 
 def test_it_refuses_to_promote_a_version_that_is_not_ready(client, staff, demos):
     demo = demos["cats-vs-dogs"]
-    v1 = demo.promoted_version
-    v2 = _second_version(demo, status=ModelVersionStatus.INVALID)
+    served = demo.promoted_version
+    invalid = _uploaded_version(demo, status=ModelVersionStatus.INVALID)
     promotions = Promotion.objects.count()
     client.force_login(staff)
 
     response = client.post(
         "/admin/classifiers/modelversion/",
-        {"action": "promote", "_selected_action": [v2.pk]},
+        {"action": "promote", "_selected_action": [invalid.pk]},
         follow=True,
     )
 
-    assert "Version 2 is invalid, not ready" in response.content.decode()
+    assert f"Version {invalid.number} is invalid, not ready" in response.content.decode()
     demo.refresh_from_db()
-    assert demo.promoted_version == v1
+    assert demo.promoted_version == served
     assert Promotion.objects.count() == promotions
 
 
 def test_it_does_not_let_a_non_staff_user_promote(client, alice, demos):
     demo = demos["cats-vs-dogs"]
-    v1 = demo.promoted_version
-    v2 = _second_version(demo)
+    served = demo.promoted_version
+    other = _other_shipped_version(demo)
     client.force_login(alice)
 
     response = client.post(
-        "/admin/classifiers/modelversion/", {"action": "promote", "_selected_action": [v2.pk]}
+        "/admin/classifiers/modelversion/", {"action": "promote", "_selected_action": [other.pk]}
     )
 
     assert response.status_code == 302
     demo.refresh_from_db()
-    assert demo.promoted_version == v1
-    assert not Promotion.objects.filter(to_version=v2).exists()
+    assert demo.promoted_version == served
+    assert not Promotion.objects.filter(to_version=other).exists()
 
 
 def test_it_keeps_the_promotion_audit_read_only(client, staff, demos):

@@ -1,3 +1,6 @@
+import importlib.util
+from pathlib import Path
+
 import pytest
 from django.core.files.storage import default_storage
 
@@ -24,7 +27,14 @@ def ada(db) -> Person:
 
 def test_setup_serves_the_lookalike_demo_with_the_dlib_embedding(lookalike):
     version = lookalike.promoted_version
-    assert "dlib_face_recognition_resnet_model_v1" in version.artifact.name
+    package = importlib.util.find_spec("face_recognition_models")
+    dlib_network = (
+        Path(next(iter(package.submodule_search_locations)))
+        / "models"
+        / "dlib_face_recognition_resnet_model_v1.dat"
+    )
+    assert version.sha256 == services.file_sha256(dlib_network)
+    assert version.artifact.name == f"model_versions/{version.sha256}.dat"
     assert version.labels == []
     assert version.input_spec["embedding"] == "dlib-resnet-v1"
     assert 0.3 < version.input_spec["threshold"] < 1.0

@@ -6,7 +6,7 @@ from PIL import Image
 
 from classifiers import services
 from classifiers.inference.images import ImageRejected
-from classifiers.models import Prediction, PredictionStatus
+from classifiers.models import Demo, Prediction, PredictionStatus
 from tests.conftest import example_bytes, jpeg_bytes
 
 
@@ -44,8 +44,9 @@ def test_it_creates_nothing_for_a_bad_upload(cats_vs_dogs, data, message):
 
 
 def test_it_refuses_uploads_to_a_demo_that_is_not_served(demos):
+    Demo.objects.filter(slug="dog-breeds").update(promoted_version=None)
     with pytest.raises(services.DemoNotServed, match="coming soon"):
-        services.prediction_create(demo=demos["dog-breeds"], data=jpeg_bytes())
+        services.prediction_create(demo=Demo.objects.get(slug="dog-breeds"), data=jpeg_bytes())
     assert not Prediction.objects.exists()
 
 
@@ -88,8 +89,20 @@ def test_running_a_prediction_stores_the_answer_and_the_version(cats_vs_dogs):
     assert prediction.status == PredictionStatus.DONE
     assert prediction.result["label"] == "cat"
     assert [item["label"] for item in prediction.result["top"]] == ["cat", "dog"]
-    assert prediction.model_version.number == 1
+    assert prediction.model_version == cats_vs_dogs.promoted_version
     assert prediction.answer.startswith("cat (")
+
+
+def test_running_a_prediction_stores_an_honest_rejection(cats_vs_dogs):
+    prediction = services.prediction_create(
+        demo=cats_vs_dogs, data=example_bytes("fox-squirrel.jpg")
+    )
+    services.prediction_run(prediction_id=prediction.id)
+    prediction.refresh_from_db()
+    assert prediction.status == PredictionStatus.REJECTED
+    assert prediction.result["reason"] == "Neither a cat nor a dog."
+    assert prediction.answer == "Neither a cat nor a dog."
+    assert not prediction.heatmap  # nothing to explain without an answer
 
 
 def test_a_failure_does_not_overwrite_a_finished_answer(cats_vs_dogs):
@@ -117,5 +130,9 @@ def test_warm_up_loads_each_promoted_model_once(demos):
 
     runtime.clear_cache()
     warmed = services.models_warm_up()
-    assert [v.demo.slug for v in warmed] == ["cats-vs-dogs"]
-    assert (warmed[0].pk, warmed[0].sha256) in runtime._models
+    assert [v.demo.slug for v in warmed] == ["cats-vs-dogs", "dog-breeds", "celebrity-lookalike"]
+    assert warmed == [demo.promoted_version for demo in demos.values()]
+    assert list(runtime._models) == [(v.pk, v.sha256) for v in warmed]
+    loaded = dict(runtime._models)
+    services.models_warm_up()
+    assert all(runtime._models[key] is model for key, model in loaded.items())

@@ -10,21 +10,26 @@ def _copy_version(version, **changes):
     return ModelVersion.objects.create(**fields)
 
 
+def _next_number(demo) -> int:
+    return demo.versions.order_by("-number").first().number + 1
+
+
 def test_promoting_writes_an_audit_row(demos, staff):
     demo = demos["cats-vs-dogs"]
-    v1 = demo.promoted_version
-    v2 = _copy_version(v1, number=2)
-    promotion = services.model_version_promote(version=v2, actor=staff, reason="better")
+    served = demo.promoted_version
+    new = _copy_version(served, number=_next_number(demo))
+    promotion = services.model_version_promote(version=new, actor=staff, reason="better")
     demo.refresh_from_db()
-    assert demo.promoted_version == v2
-    assert (promotion.from_version, promotion.to_version, promotion.actor) == (v1, v2, staff)
+    assert demo.promoted_version == new
+    assert (promotion.from_version, promotion.to_version, promotion.actor) == (served, new, staff)
     assert Promotion.objects.filter(demo=demo).count() == 2  # set-up's, then this one
 
 
 def test_it_refuses_to_promote_a_version_that_is_not_ready(demos):
     demo = demos["cats-vs-dogs"]
-    v2 = _copy_version(demo.promoted_version, number=2, status=ModelVersionStatus.INVALID)
+    served = demo.promoted_version
+    invalid = _copy_version(served, number=_next_number(demo), status=ModelVersionStatus.INVALID)
     with pytest.raises(ValueError, match="not ready"):
-        services.model_version_promote(version=v2)
+        services.model_version_promote(version=invalid)
     demo.refresh_from_db()
-    assert demo.promoted_version.number == 1
+    assert demo.promoted_version == served

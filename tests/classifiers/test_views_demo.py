@@ -7,7 +7,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from PIL import Image
 
-from classifiers.models import Prediction, PredictionStatus
+from classifiers.models import Demo, Prediction, PredictionStatus
 from tests.conftest import example_bytes
 
 URL = "/demos/cats-vs-dogs/"
@@ -57,7 +57,8 @@ def test_it_shows_the_upload_form(client, demos):
     assert '<form id="upload-form" method="post" enctype="multipart/form-data"' in html
     assert '<input type="file" name="image"' in html
     assert 'name="example" value="0"' in html
-    assert "Serving model v1 · EfficientNet-Lite0" in html
+    served = demos["cats-vs-dogs"].promoted_version
+    assert f"Serving model v{served.number} · {served.name}" in html
 
 
 def test_it_queues_an_uploaded_photo_and_redirects_to_it(
@@ -169,11 +170,18 @@ def test_it_stores_nothing_for_a_rejected_upload(client, demos, _private_media_r
     assert sorted(_private_media_root.rglob("predictions/**/*")) == before
 
 
+def _not_served(slug: str) -> str:
+    """Take a demo's promoted version away, as before its first model is promoted."""
+    Demo.objects.filter(slug=slug).update(promoted_version=None)
+    return f"/demos/{slug}/"
+
+
 def test_it_refuses_uploads_to_a_demo_that_is_coming(
     client, demos, django_capture_on_commit_callbacks
 ):
+    url = _not_served("dog-breeds")
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        response = client.post("/demos/dog-breeds/", {"image": _photo()})
+        response = client.post(url, {"image": _photo()})
 
     assert response.status_code == 400
     assert "Dog breeds is coming soon and does not take uploads yet." in response.content.decode()
@@ -182,14 +190,14 @@ def test_it_refuses_uploads_to_a_demo_that_is_coming(
 
 
 def test_it_refuses_uploads_to_a_demo_that_is_coming_with_a_json_error(client, demos):
-    response = client.post("/demos/dog-breeds/", {"example": "0"}, **JSON)
+    response = client.post(_not_served("dog-breeds"), {"example": "0"}, **JSON)
     assert response.status_code == 400
     assert response.json() == {"error": "Dog breeds is coming soon and does not take uploads yet."}
     assert not Prediction.objects.exists()
 
 
 def test_it_shows_no_upload_form_for_a_demo_that_is_coming(client, demos):
-    response = client.get("/demos/dog-breeds/")
+    response = client.get(_not_served("dog-breeds"))
     assert response.status_code == 200
     html = response.content.decode()
     assert "This demo is coming soon: it does not take uploads yet." in html

@@ -2,6 +2,8 @@ import re
 
 from django.utils.html import escape
 
+from classifiers.models import Demo
+
 
 def _cards(response) -> dict[str, str]:
     """The gallery's cards, keyed by the demo title in their heading."""
@@ -32,9 +34,11 @@ def test_it_shows_the_example_images(client, demos):
 
 
 def test_it_shows_the_served_model_version(client, demos):
-    cats = _cards(client.get("/"))["Cats vs dogs"]
-    assert "Model v1 · EfficientNet-Lite0" in cats
-    assert "coming" not in cats
+    cards = _cards(client.get("/"))
+    for demo in demos.values():
+        served = demo.promoted_version
+        assert f"Model v{served.number} · {served.name}" in cards[demo.title]
+        assert "coming" not in cards[demo.title]
 
 
 def test_it_shows_the_accuracy_when_it_was_measured(client, demos):
@@ -59,11 +63,13 @@ def test_it_says_when_the_accuracy_was_not_measured(client, demos):
 
 
 def test_it_marks_demos_without_a_promoted_version_as_coming(client, demos):
+    Demo.objects.filter(slug="dog-breeds").update(promoted_version=None)
     cards = _cards(client.get("/"))
-    for title in ("Dog breeds", "Celebrity look-alike"):
-        assert '<span class="pill">coming</span>' in cards[title]
-        assert "Not served yet." in cards[title]
-        assert "Model v" not in cards[title]
+    assert '<span class="pill">coming</span>' in cards["Dog breeds"]
+    assert "Not served yet." in cards["Dog breeds"]
+    assert "Model v" not in cards["Dog breeds"]
+    for title in ("Cats vs dogs", "Celebrity look-alike"):
+        assert "coming" not in cards[title]
 
 
 def test_it_uses_few_queries(client, demos, django_assert_max_num_queries):

@@ -7,7 +7,7 @@ from django.test import Client
 from django.utils import timezone
 
 from classifiers import services
-from classifiers.models import Demo, Prediction
+from classifiers.models import Prediction
 from tests.conftest import example_bytes, jpeg_bytes
 
 
@@ -62,7 +62,7 @@ def test_it_shows_the_users_own_predictions_newest_first(client, alice, history)
     assert str(history["bobs"].id) not in html
 
 
-def test_it_shows_demo_answer_model_and_thumbnail(client, alice, history):
+def test_it_shows_demo_answer_model_and_thumbnail(client, alice, demos, history):
     client.force_login(alice)
     html = client.get("/history/").content.decode()
     newer = history["newer"]
@@ -70,7 +70,7 @@ def test_it_shows_demo_answer_model_and_thumbnail(client, alice, history):
     assert "<td>Cats vs dogs</td>" in html
     assert f'<a href="/predictions/{newer.id}/">cat (90%)</a>' in html
     assert f'<a href="/predictions/{history["older"].id}/">dog (90%)</a>' in html
-    assert "<td>v1</td>" in html
+    assert f"<td>v{demos['cats-vs-dogs'].promoted_version.number}</td>" in html
 
 
 def test_it_shows_a_queued_prediction_without_a_model_yet(client, alice, demos):
@@ -81,16 +81,8 @@ def test_it_shows_a_queued_prediction_without_a_model_yet(client, alice, demos):
     assert "<td>—</td>" in html
 
 
-def test_it_filters_by_demo(client, alice, history):
-    # Another demo's prediction, as if dog-breeds had been served for a while.
-    dogs = Demo.objects.get(slug="dog-breeds")
-    other = Prediction.objects.create(
-        demo=dogs,
-        owner=alice,
-        image=history["newer"].image.name,
-        image_sha256="0" * 64,
-        created_at=timezone.now(),
-    )
+def test_it_filters_by_demo(client, alice, demos, history):
+    other = _predict(demos["dog-breeds"], owner=alice, minutes_ago=0)
     client.force_login(alice)
 
     everything = client.get("/history/").content.decode()

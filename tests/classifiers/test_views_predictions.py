@@ -57,8 +57,71 @@ def test_it_shows_the_answer_once_the_worker_is_done(client, alice, prediction):
     html = client.get(_urls(prediction)["detail"]).content.decode()
     assert "<strong>cat</strong>" in html
     assert "93%" in html
-    assert "Model v1 · EfficientNet-Lite0" in html
+    served = prediction.demo.promoted_version
+    assert f"Model v{served.number} · {served.name}" in html
     assert "Queued…" not in html
+
+
+@pytest.fixture
+def explained(demos, alice):
+    """Alice's photo of a dog, answered in-process by the served model, with its heatmap."""
+    prediction = services.prediction_create(
+        demo=demos["cats-vs-dogs"],
+        data=example_bytes("golden-retriever.jpg"),
+        filename="rex.jpg",
+        owner=alice,
+    )
+    services.prediction_run(prediction_id=prediction.id)
+    prediction.refresh_from_db()
+    assert (prediction.status, prediction.result["label"]) == ("done", "dog")
+    return prediction
+
+
+def test_it_serves_the_owner_the_heatmap_of_her_photo(client, alice, explained):
+    client.force_login(alice)
+    response = client.get(f"/predictions/{explained.id}/heatmap/")
+    assert response.status_code == 200
+    assert response["Content-Type"] == "image/png"
+    assert "private" in response["Cache-Control"]
+    overlay = Image.open(io.BytesIO(b"".join(response.streaming_content)))
+    with explained.image.open("rb") as f:
+        photo = Image.open(f)
+        photo_size = photo.size
+    assert (overlay.format, overlay.mode, overlay.size) == ("PNG", "RGBA", photo_size)
+
+
+def test_it_lays_the_heatmap_over_the_photo_on_the_page(client, alice, explained):
+    client.force_login(alice)
+    html = client.get(f"/predictions/{explained.id}/").content.decode()
+    assert f'<img class="heatmap" src="/predictions/{explained.id}/heatmap/"' in html
+    assert "Show what the model looked at (Grad-CAM)" in html
+
+
+def test_it_shows_no_heatmap_before_the_answer(client, alice, prediction):
+    client.force_login(alice)
+    assert client.get(f"/predictions/{prediction.id}/heatmap/").status_code == 404
+    assert 'class="heatmap"' not in client.get(f"/predictions/{prediction.id}/").content.decode()
+
+
+def test_it_404s_the_heatmap_for_a_stranger(client, bob, explained):
+    client.force_login(bob)
+    assert client.get(f"/predictions/{explained.id}/heatmap/").status_code == 404
+
+
+def test_it_404s_the_heatmap_for_another_anonymous_browser(explained):
+    assert Client().get(f"/predictions/{explained.id}/heatmap/").status_code == 404
+
+
+def test_deleting_a_prediction_deletes_its_heatmap(client, alice, explained):
+    storage = explained.heatmap.storage
+    name = explained.heatmap.name
+    assert storage.exists(name)
+    client.force_login(alice)
+
+    client.post(f"/predictions/{explained.id}/delete/")
+
+    assert not Prediction.objects.filter(id=explained.id).exists()
+    assert not storage.exists(name)
 
 
 def test_it_gives_the_owner_the_status_as_json(client, alice, prediction):

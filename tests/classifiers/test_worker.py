@@ -97,7 +97,7 @@ def test_it_answers_an_upload_through_the_real_worker(client, demos, alice, cele
 
     assert payload["status"] == "done"
     assert payload["result"]["label"] == "cat"
-    assert payload["model_version"] == 1
+    assert payload["model_version"] == demos["cats-vs-dogs"].promoted_version.number
     prediction = Prediction.objects.get(id=created["id"])
     assert prediction.owner == alice
     assert prediction.model_version == demos["cats-vs-dogs"].promoted_version

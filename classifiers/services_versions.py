@@ -368,15 +368,18 @@ def gallery_embed_then_promote(*, version_id: int, actor_id: int | None, reason:
 
 def model_version_rollback(*, demo: Demo, actor=None, reason: str = "") -> Promotion:
     """Serve again the version served before the current one."""
-    last = demo.promotions.filter(to_version=demo.promoted_version_id).first()
-    if last is None or last.from_version is None:
-        raise ValueError("There is no earlier version to roll back to.")
-    return services.model_version_promote(
-        version=last.from_version,
-        actor=actor,
-        reason=reason or "rollback",
-        action=Promotion.Action.ROLLBACK,
-    )
+    with transaction.atomic():
+        # Read what is served now, not what the caller's object remembers.
+        current = Demo.objects.select_for_update().get(pk=demo.pk)
+        last = current.promotions.filter(to_version=current.promoted_version_id).first()
+        if last is None or last.from_version is None:
+            raise ValueError("There is no earlier version to roll back to.")
+        return services.model_version_promote(
+            version=last.from_version,
+            actor=actor,
+            reason=reason or "rollback",
+            action=Promotion.Action.ROLLBACK,
+        )
 
 
 # -- evaluation sets ------------------------------------------------------

@@ -86,14 +86,14 @@ def heatmap_png(cam: list[list[float]], size: tuple[int, int], crop_box: list[fl
         round(crop_box[2] * width),
         round(crop_box[3] * height),
     )
-    grid = Image.fromarray((np.asarray(cam, dtype=np.float32) * 255).astype(np.uint8), mode="L")
+    grid = Image.fromarray((np.asarray(cam, dtype=np.float32) * 255).astype(np.uint8))
     grid = grid.resize((max(right - left, 1), max(bottom - top, 1)), Image.Resampling.BICUBIC)
     values = np.asarray(grid, dtype=np.float32) / 255
     rgba = np.zeros((values.shape[0], values.shape[1], 4), np.uint8)
     rgba[..., :3] = _jet(values)
     rgba[..., 3] = (np.clip(values, 0, 1) * 170).astype(np.uint8)  # cold areas stay see-through
     overlay = Image.new("RGBA", (width, height), (0, 0, 0, 0))
-    overlay.paste(Image.fromarray(rgba, mode="RGBA"), (left, top))
+    overlay.paste(Image.fromarray(rgba), (left, top))
     buffer = io.BytesIO()
     overlay.save(buffer, format="PNG", optimize=True)
     return buffer.getvalue()

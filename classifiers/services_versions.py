@@ -371,7 +371,12 @@ def model_version_rollback(*, demo: Demo, actor=None, reason: str = "") -> Promo
     with transaction.atomic():
         # Read what is served now, not what the caller's object remembers.
         current = Demo.objects.select_for_update().get(pk=demo.pk)
-        last = current.promotions.filter(to_version=current.promoted_version_id).first()
+        # The promotion that put the served version in place: undoing a rollback
+        # is not a rollback, so a second one goes further back, never forward
+        # to the version just rolled back from (selectors.demo_rollback_target).
+        last = current.promotions.filter(
+            to_version=current.promoted_version_id, action=Promotion.Action.PROMOTE
+        ).first()
         if last is None or last.from_version is None:
             raise ValueError("There is no earlier version to roll back to.")
         return services.model_version_promote(
@@ -430,8 +435,9 @@ def _evaluation_labels(archive, demo: Demo) -> dict[str, int]:
 
     known = {label.lower() for label in _answers(demo)}
     counts: dict[str, int] = {}
+    entries = _evaluation_entries(archive)  # refuses a non-zip before it is opened below
     with zipfile.ZipFile(archive) as zf:
-        for label, info in _evaluation_entries(archive):
+        for label, info in entries:
             if is_target(label) and known and label.lower() not in known:
                 raise UploadRefused(
                     f"“{label}” is not an answer of {demo.title}; use one of its answers "
@@ -553,14 +559,17 @@ def prediction_rerun(*, prediction: Prediction, owner=None, visitor_id: str = ""
     """Queue the same photo again on the demo's currently served version."""
     with prediction.image.open("rb") as f:
         data = f.read()
-    rerun = services.prediction_create(
-        demo=prediction.demo,
-        data=data,
-        filename=prediction.original_name,
-        owner=owner,
-        visitor_id=visitor_id,
-    )
-    Prediction.objects.filter(pk=rerun.pk).update(rerun_of=prediction)
+    # One transaction, so the row is committed with its link and only then sent
+    # to a worker (prediction_create's on_commit waits for this block).
+    with transaction.atomic():
+        rerun = services.prediction_create(
+            demo=prediction.demo,
+            data=data,
+            filename=prediction.original_name,
+            owner=owner,
+            visitor_id=visitor_id,
+        )
+        Prediction.objects.filter(pk=rerun.pk).update(rerun_of=prediction)
     rerun.rerun_of = prediction
     return rerun
 

@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import uuid
+
 from django.db.models import Q, QuerySet
 from django.shortcuts import get_object_or_404
 
-from classifiers.models import Demo, Prediction
+from classifiers.models import (
+    Comparison,
+    Demo,
+    EvaluationSet,
+    ModelVersion,
+    Prediction,
+    Promotion,
+)
 
 
 def demo_list() -> QuerySet[Demo]:
@@ -41,3 +50,80 @@ def prediction_list(*, user, visitor_id: str = "", demo_slug: str = "") -> Query
 
 def prediction_get(*, prediction_id, user, visitor_id: str = "") -> Prediction:
     return get_object_or_404(prediction_list(user=user, visitor_id=visitor_id), id=prediction_id)
+
+
+# -- model versions, comparisons, evaluation sets ---------------------------
+
+
+def model_version_list(*, demo: Demo) -> QuerySet[ModelVersion]:
+    """Every version of a demo, newest first, for the public version history."""
+    return demo.versions.select_related("created_by").order_by("-number")
+
+
+def model_version_get(*, demo: Demo, number: int) -> ModelVersion:
+    return get_object_or_404(model_version_list(demo=demo), number=number)
+
+
+def promotion_list(*, demo: Demo) -> QuerySet[Promotion]:
+    """The audit trail of what the demo served: newest change first."""
+    return demo.promotions.select_related("from_version", "to_version", "actor")
+
+
+def demo_rollback_target(*, demo: Demo) -> ModelVersion | None:
+    """The version a rollback would serve again, as model_version_rollback
+    chooses it: the one that the latest promotion of the served version replaced."""
+    last = (
+        promotion_list(demo=demo)
+        .filter(to_version=demo.promoted_version_id, action=Promotion.Action.PROMOTE)
+        .first()
+    )
+    return last.from_version if last is not None else None
+
+
+def evaluation_set_list(*, demo: Demo) -> QuerySet[EvaluationSet]:
+    """Newest first: validation measures new versions on the first one."""
+    return demo.evaluation_sets.select_related("uploaded_by")
+
+
+def comparison_list(*, candidate: ModelVersion) -> QuerySet[Comparison]:
+    return Comparison.objects.filter(candidate=candidate).select_related("baseline", "requested_by")
+
+
+def comparison_get(*, demo: Demo, comparison_id: int) -> Comparison:
+    return get_object_or_404(
+        Comparison.objects.select_related("candidate", "baseline", "requested_by"),
+        pk=comparison_id,
+        candidate__demo=demo,
+    )
+
+
+def comparison_disagreements(*, comparison: Comparison) -> list[dict]:
+    """The rows where the candidate answers differently, each with its upload
+    (None when its owner has deleted it since: the photo is gone too)."""
+    rows = comparison.disagreements
+    ids = [_uuid(row.get("prediction", "")) for row in rows]
+    uploads = Prediction.objects.in_bulk([i for i in ids if i is not None])
+    return [{**row, "upload": uploads.get(_uuid(row["prediction"]))} for row in rows]
+
+
+def _uuid(value: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        return None
+
+
+def prediction_get_for_staff(*, prediction_id) -> Prediction:
+    """Any upload, for staff reviewing a comparison (the views check is_staff)."""
+    return get_object_or_404(Prediction, id=prediction_id)
+
+
+def prediction_rerun_source(
+    *, prediction: Prediction, user, visitor_id: str = ""
+) -> Prediction | None:
+    """The earlier prediction this one re-runs, if the person may still see it."""
+    if prediction.rerun_of_id is None:
+        return None
+    return (
+        prediction_list(user=user, visitor_id=visitor_id).filter(id=prediction.rerun_of_id).first()
+    )

@@ -112,7 +112,12 @@ def _status_payload(prediction: Prediction) -> dict:
 @require_GET
 def prediction_detail(request: HttpRequest, prediction_id) -> HttpResponse:
     prediction = _visible_prediction(request, prediction_id)
-    return render(request, "classifiers/prediction_detail.html", {"prediction": prediction})
+    before = selectors.prediction_rerun_source(
+        prediction=prediction, user=request.user, visitor_id=visitor_id(request)
+    )
+    return render(
+        request, "classifiers/prediction_detail.html", {"prediction": prediction, "before": before}
+    )
 
 
 @require_GET
@@ -120,30 +125,29 @@ def prediction_status(request: HttpRequest, prediction_id) -> JsonResponse:
     return JsonResponse(_status_payload(_visible_prediction(request, prediction_id)))
 
 
+def private_file_response(field_file, content_type: str) -> FileResponse:
+    """A stored upload (or its heatmap) for the one person allowed to see it."""
+    if not field_file:
+        raise Http404("no such file")
+    try:
+        handle = field_file.open("rb")
+    except FileNotFoundError as exc:
+        raise Http404("file not found") from exc
+    response = FileResponse(handle, content_type=content_type)
+    response["Cache-Control"] = "private, max-age=3600"  # never in a shared cache
+    return response
+
+
 @require_GET
 def prediction_image(request: HttpRequest, prediction_id) -> FileResponse:
     prediction = _visible_prediction(request, prediction_id)
-    try:
-        handle = prediction.image.open("rb")
-    except FileNotFoundError as exc:
-        raise Http404("image not found") from exc
-    response = FileResponse(handle, content_type="image/jpeg")
-    response["Cache-Control"] = "private, max-age=3600"
-    return response
+    return private_file_response(prediction.image, "image/jpeg")
 
 
 @require_GET
 def prediction_heatmap(request: HttpRequest, prediction_id) -> FileResponse:
     prediction = _visible_prediction(request, prediction_id)
-    if not prediction.heatmap:
-        raise Http404("no explanation for this prediction")
-    try:
-        handle = prediction.heatmap.open("rb")
-    except FileNotFoundError as exc:
-        raise Http404("explanation not found") from exc
-    response = FileResponse(handle, content_type="image/png")
-    response["Cache-Control"] = "private, max-age=3600"
-    return response
+    return private_file_response(prediction.heatmap, "image/png")
 
 
 @require_POST

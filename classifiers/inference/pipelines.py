@@ -134,22 +134,29 @@ class ImagenetSubsetPipeline(Pipeline):
     def _guesses(self, p: np.ndarray, n: int = 3) -> list[dict]:
         return [{"label": self._name(i), "score": float(p[i])} for i in np.argsort(p)[::-1][:n]]
 
+    def _mapping(self) -> BinaryCalibration:
+        return BinaryCalibration(**self.calibration.get("map", {"a": 1.0, "b": 0.0}))
+
+    def _refusal(self, details: dict, top: list[dict] | None = None) -> Outcome:
+        """The honest answer when the evidence is below the fitted threshold."""
+        return Outcome(
+            status="rejected",
+            label=None,
+            score=None,
+            top=top or [],
+            reason=self.config.get("reject_reason", "Not sure what this is."),
+            details=details,
+        )
+
     def _pick_group(self, p: np.ndarray) -> Outcome:
         (first, first_idx), (second, second_idx) = list(self.groups.items())[:2]
         p_first, p_second = float(p[first_idx].sum()), float(p[second_idx].sum())
         evidence = p_first + p_second
         details = {"evidence": evidence, "imagenet_top": self._guesses(p)}
         if evidence < self.calibration.get("threshold", 0.0):
-            return Outcome(
-                status="rejected",
-                label=None,
-                score=None,
-                top=[{"label": first, "score": p_first}, {"label": second, "score": p_second}],
-                reason=self.config.get("reject_reason", "Not sure what this is."),
-                details=details,
-            )
-        mapping = BinaryCalibration(**self.calibration.get("map", {"a": 1.0, "b": 0.0}))
-        prob_first = float(mapping.probability(log_odds(p_first, p_second)))
+            raw = [{"label": first, "score": p_first}, {"label": second, "score": p_second}]
+            return self._refusal(details, top=raw)
+        prob_first = float(self._mapping().probability(log_odds(p_first, p_second)))
         ranked = sorted(
             [{"label": first, "score": prob_first}, {"label": second, "score": 1 - prob_first}],
             key=lambda item: item["score"],
@@ -168,16 +175,9 @@ class ImagenetSubsetPipeline(Pipeline):
         evidence = float(p[members].sum())
         details = {"evidence": evidence, "imagenet_top": self._guesses(p)}
         if evidence < self.calibration.get("threshold", 0.0):
-            return Outcome(
-                status="rejected",
-                label=None,
-                score=None,
-                reason=self.config.get("reject_reason", "Not sure what this is."),
-                details=details,
-            )
-        mapping = BinaryCalibration(**self.calibration.get("map", {"a": 1.0, "b": 0.0}))
+            return self._refusal(details)
         details["group_confidence"] = float(
-            mapping.probability(log_odds(evidence, max(1.0 - evidence, 0.0)))
+            self._mapping().probability(log_odds(evidence, max(1.0 - evidence, 0.0)))
         )
         within = p[members] / evidence
         order = np.argsort(within)[::-1][: self.config.get("top_k", 3)]

@@ -25,6 +25,7 @@ from classifiers.forms_versions import (
 )
 from classifiers.inference.images import ImageRejected
 from classifiers.models import ComparisonStatus, Demo, ModelVersion, ModelVersionStatus
+from classifiers.views import private_file_response
 from classifiers.visitors import visitor_id
 
 
@@ -260,13 +261,7 @@ def staff_prediction_image(request: HttpRequest, prediction_id) -> FileResponse:
     if not (request.user.is_authenticated and request.user.is_staff):
         raise Http404("not found")
     prediction = selectors.prediction_get_for_staff(prediction_id=prediction_id)
-    try:
-        handle = prediction.image.open("rb")
-    except FileNotFoundError as exc:
-        raise Http404("image not found") from exc
-    response = FileResponse(handle, content_type="image/jpeg")
-    response["Cache-Control"] = "private, no-store"
-    return response
+    return private_file_response(prediction.image, "image/jpeg")
 
 
 @staff_required

@@ -2,12 +2,15 @@ from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.db.models import Count
+from django.urls import reverse
 from django.utils.html import format_html
 
 from classifiers import services, services_gallery
 from classifiers.inference.images import ImageRejected, decode_upload
 from classifiers.models import (
+    Comparison,
     Demo,
+    EvaluationSet,
     FaceEmbedding,
     ModelVersion,
     Person,
@@ -228,3 +231,63 @@ class FaceEmbeddingAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Rows written by services (with their checks) and workers: listed, never edited here."""
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(EvaluationSet)
+class EvaluationSetAdmin(ReadOnlyAdmin):
+    """Uploaded on the demo's evaluation-sets page, where the zip is checked."""
+
+    list_display = ("name", "demo", "photo_count", "label_counts", "uploaded_by", "created_at")
+    list_filter = ("demo",)
+    list_select_related = ("demo", "uploaded_by")
+    search_fields = ("name", "sha256")
+
+
+@admin.register(Comparison)
+class ComparisonAdmin(ReadOnlyAdmin):
+    list_display = (
+        "created_at",
+        "demo",
+        "candidate",
+        "baseline",
+        "status",
+        "compared",
+        "disagreement_count",
+        "requested_by",
+        "page",
+    )
+    list_filter = ("status", "candidate__demo")
+    list_select_related = ("candidate__demo", "baseline", "requested_by")
+    exclude = ("rows",)  # shown on the comparison page, with the photos
+
+    @admin.display(description="demo", ordering="candidate__demo__slug")
+    def demo(self, comparison: Comparison) -> str:
+        return comparison.candidate.demo.title
+
+    @admin.display(description="")
+    def page(self, comparison: Comparison) -> str:
+        url = reverse(
+            "classifiers:comparison", args=[comparison.candidate.demo.slug, comparison.pk]
+        )
+        return format_html('<a href="{}">answers and photos</a>', url)
+
+    @admin.display(description="uploads compared")
+    def compared(self, comparison: Comparison) -> int:
+        return len(comparison.rows)
+
+    @admin.display(description="disagreements")
+    def disagreement_count(self, comparison: Comparison) -> int:
+        return len(comparison.disagreements)

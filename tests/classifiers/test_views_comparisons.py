@@ -135,3 +135,16 @@ def test_the_staff_image_route_does_not_exist_for_anyone_else(client, alice, upl
     client.force_login(alice)  # even the photo's owner: her own route is /predictions/.../image/
     assert client.get(url).status_code == 404
     assert client.get(f"/predictions/{uploads[0].id}/image/").status_code == 200
+
+
+def test_it_is_listed_read_only_in_the_admin(client, demo, candidate, staff):
+    comparison = Comparison.objects.create(
+        candidate=candidate, baseline=demo.promoted_version, requested_by=staff
+    )
+    client.force_login(staff)
+    response = client.get("/admin/classifiers/comparison/")
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert f'href="/demos/cats-vs-dogs/comparisons/{comparison.pk}/"' in html
+    assert "Add comparison" not in html
+    assert client.get(f"/admin/classifiers/comparison/{comparison.pk}/change/").status_code == 200

@@ -25,8 +25,9 @@ class ModelVersionUploadForm(forms.Form):
     )
     input_spec = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 6, "cols": 60, "spellcheck": "false"}),
-        help_text='JSON, e.g. {"size": 224, "preprocessing": "lite", "crop": 0.875, '
-        '"resample": "bicubic"}.',
+        help_text='JSON: "size" 32-1024; "preprocessing" lite ((x-127)/128), tf (x/127.5-1), '
+        'torch (ImageNet mean/std) or raw (0-255); "crop" 0.5-1.0 or "none"; '
+        '"resample" bicubic or bilinear.',
     )
     name = forms.CharField(max_length=120, required=False, help_text="e.g. EfficientNet-Lite2")
     notes = forms.CharField(widget=forms.Textarea(attrs={"rows": 3, "cols": 60}), required=False)

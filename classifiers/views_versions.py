@@ -147,6 +147,7 @@ def _render_version(
             "in_progress": version.status
             in (ModelVersionStatus.UPLOADED, ModelVersionStatus.VALIDATING),
             "calibration_json": json.dumps(version.calibration, indent=2, sort_keys=True),
+            "input_spec_json": json.dumps(version.input_spec, sort_keys=True),
             "comparisons": selectors.comparison_list(candidate=version)[:10],
             "promote_form": promote_form or ReasonForm(),
             "rollback_form": rollback_form or ReasonForm(),

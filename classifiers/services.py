@@ -30,6 +30,32 @@ class DemoNotServed(ValueError):
     """The demo has no promoted model version yet."""
 
 
+class QueueFull(RuntimeError):
+    """The workers are too far behind to take another upload now."""
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+def prediction_queue_guard() -> None:
+    """Refuse a new upload while QUEUE_MAX_DEPTH predictions wait for a worker.
+
+    Counted in the database, so it holds whatever the broker: rows queued in
+    the last QUEUE_WINDOW_SECONDS (older ones were lost by a broker, not
+    waiting in it, and must not close the site for good).
+    """
+    since = timezone.now() - timedelta(seconds=settings.QUEUE_WINDOW_SECONDS)
+    waiting = Prediction.objects.filter(
+        status=PredictionStatus.QUEUED, created_at__gte=since
+    ).count()
+    if waiting >= settings.QUEUE_MAX_DEPTH:
+        raise QueueFull(
+            "The models are busy with other uploads; please try again in a minute.",
+            retry_after=settings.QUEUE_RETRY_AFTER,
+        )
+
+
 def prediction_create(
     *, demo: Demo, data: bytes, filename: str = "", owner=None, visitor_id: str = ""
 ) -> Prediction:

@@ -25,6 +25,14 @@ class ImageRejected(ValueError):
     """The upload is not an image we accept; the message is shown to the user."""
 
 
+class ImageTooLarge(ImageRejected):
+    """Over the byte or pixel limit (the API answers 413)."""
+
+
+class ImageFormatRefused(ImageRejected):
+    """A real image, of a format we do not take (the API answers 415)."""
+
+
 @dataclass(frozen=True)
 class DecodedImage:
     image: Image.Image  # RGB, upright, at most STORED_MAX_SIDE on its long side
@@ -37,20 +45,20 @@ def decode_upload(data: bytes, *, max_bytes: int, max_pixels: int) -> DecodedIma
     if not data:
         raise ImageRejected("The file is empty.")
     if len(data) > max_bytes:
-        raise ImageRejected(f"The file is larger than {max_bytes // (1024 * 1024)} MB.")
+        raise ImageTooLarge(f"The file is larger than {max_bytes // (1024 * 1024)} MB.")
     try:
         with warnings.catch_warnings():
             # Pillow only warns between max_pixels and 2x; treat it as refusal.
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image = Image.open(io.BytesIO(data))
             if image.format not in ALLOWED_FORMATS:
-                raise ImageRejected(
+                raise ImageFormatRefused(
                     f"{image.format or 'This'} files are not accepted; "
                     "upload a JPEG, PNG, WebP, GIF or BMP photo."
                 )
             width, height = image.size
             if width * height > max_pixels:
-                raise ImageRejected(
+                raise ImageTooLarge(
                     f"The image is {width}x{height} pixels; the limit is "
                     f"{max_pixels // 1_000_000} megapixels."
                 )
@@ -58,7 +66,7 @@ def decode_upload(data: bytes, *, max_bytes: int, max_pixels: int) -> DecodedIma
     except ImageRejected:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise ImageRejected("The image has too many pixels to process safely.") from exc
+        raise ImageTooLarge("The image has too many pixels to process safely.") from exc
     except UnidentifiedImageError as exc:
         raise ImageRejected("The file is not an image we can read.") from exc
     except (OSError, SyntaxError, ValueError) as exc:

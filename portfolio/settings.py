@@ -52,6 +52,9 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI and ReDoc files served locally: no CDN
     "classifiers",
 ]
 
@@ -175,10 +178,61 @@ SHARED_DATA_DIR = Path(env.str("SHARED_DATA_DIR", default=BASE_DIR.parent / "sha
 # How many loaded Keras models one worker process keeps in memory.
 MODEL_CACHE_SIZE = env.int("MODEL_CACHE_SIZE", default=4)
 
+# The shared cache: throttling counts live here, so every web process sees the
+# same counts. Redis in production (CACHE_URL=redis://host:6379/1); with
+# nothing set, memory local to each process (fine for one local run).
+CACHES = {
+    "default": env.cache_url_config(
+        env.str("CACHE_URL", default="") or env.str("REDIS_CACHE_URL", default="locmemcache://")
+    )
+}
+
+# Uploads are refused with 503 while this many predictions (queued in the last
+# QUEUE_WINDOW_SECONDS) wait for a worker: better an honest "try again in a
+# minute" than a spinner that never ends.
+QUEUE_MAX_DEPTH = env.int("QUEUE_MAX_DEPTH", default=200)
+QUEUE_WINDOW_SECONDS = env.int("QUEUE_WINDOW_SECONDS", default=600)
+QUEUE_RETRY_AFTER = env.int("QUEUE_RETRY_AFTER", default=60)
+
 REST_FRAMEWORK = {
+    # Token first: its challenge makes a missing or bad credential a 401.
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "classifiers.api.errors.exception_handler",
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "PAGE_SIZE": 20,
+    "DEFAULT_THROTTLE_RATES": {
+        "anon_upload": env.str("API_ANON_UPLOAD_RATE", default="30/hour"),
+        "user_upload": env.str("API_USER_UPLOAD_RATE", default="300/hour"),
+    },
+    # Clients are told apart by REMOTE_ADDR alone: X-Forwarded-For is written by
+    # the client unless a proxy we run rewrites it, so it is trusted only for as
+    # many proxies as API_NUM_PROXIES says sit in front of the site.
+    "NUM_PROXIES": env.int("API_NUM_PROXIES", default=0),
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Model gallery API",
+    "VERSION": "1.0.0",
+    "DESCRIPTION": (
+        "Upload a photo to a deployed deep-learning demo and poll for the answer. "
+        "`POST /api/v1/predictions/` answers 202 with the prediction's URL; `GET` it "
+        "until `finished` is true. Anonymous clients may upload and read a prediction "
+        "by its id; with a token (`Authorization: Token <key>`, from /accounts/token/) "
+        "your predictions are listed and deletable, and private to you."
+    ),
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 SECURE_CONTENT_TYPE_NOSNIFF = True

@@ -70,11 +70,15 @@ def prediction_rerun(request: HttpRequest, prediction_id) -> HttpResponse:
         prediction_id=prediction_id, user=request.user, visitor_id=visitor_id(request)
     )
     try:
+        services.prediction_queue_guard()  # a re-run is an upload like any other
         rerun = services_versions.prediction_rerun(
             prediction=prediction,
             owner=request.user,
             visitor_id=visitor_id(request, create=True),
         )
+    except services.QueueFull as exc:
+        messages.error(request, str(exc))
+        return redirect(prediction)
     except (ImageRejected, services.DemoNotServed, FileNotFoundError) as exc:
         messages.error(request, f"This upload cannot be re-run: {exc}")
         return redirect(prediction)

@@ -130,3 +130,12 @@ def test_it_does_not_show_an_earlier_answer_the_viewer_may_not_see(client, demo,
 def test_it_only_takes_a_post(client, alice, old):
     client.force_login(alice)
     assert client.get(f"/predictions/{old.id}/rerun/").status_code == 405
+
+
+def test_it_says_so_when_the_workers_are_too_busy(client, alice, old, settings):
+    settings.QUEUE_MAX_DEPTH = 0
+    client.force_login(alice)
+    response = client.post(f"/predictions/{old.id}/rerun/", follow=True)
+    assert response.redirect_chain == [(f"/predictions/{old.id}/", 302)]
+    assert "The models are busy with other uploads" in response.content.decode()
+    assert Prediction.objects.count() == 1

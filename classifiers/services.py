@@ -210,6 +210,8 @@ def model_version_promote(
         raise ValueError(f"version {version.number} is {version.status}, not ready")
     with transaction.atomic():
         demo = Demo.objects.select_for_update().get(pk=version.demo_id)
+        if demo.promoted_version_id == version.pk:
+            raise ValueError(f"version {version.number} is already served")
         previous = demo.promoted_version
         demo.promoted_version = version
         demo.save(update_fields=["promoted_version"])

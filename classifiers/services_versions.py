@@ -17,6 +17,7 @@ import statistics
 import time
 import zipfile
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import PurePosixPath
 
 import numpy as np
@@ -24,7 +25,7 @@ from django.conf import settings
 from django.core.files.base import ContentFile, File
 from django.core.files.storage import default_storage
 from django.db import transaction
-from django.db.models import Max
+from django.db.models import Max, Q
 from django.utils import timezone
 from PIL import Image
 
@@ -50,6 +51,7 @@ ARTIFACT_SUFFIXES = {DemoKind.IMAGENET_SUBSET: ".keras", DemoKind.FACE_LOOKALIKE
 EVAL_MAX_FILES = 3000
 EVAL_MAX_UNCOMPRESSED = 500 * 1024 * 1024
 LATENCY_RUNS = 10
+VALIDATION_TIME_LIMIT = 2000  # seconds; the validate task's hard limit
 
 
 class UploadRefused(ValueError):
@@ -127,7 +129,13 @@ def model_version_upload(
 
 def model_version_validate(*, version_id: int) -> ModelVersion | None:
     """Claim an uploaded version, validate it and store the verdict."""
-    claimed = ModelVersion.objects.filter(pk=version_id, status=ModelVersionStatus.UPLOADED).update(
+    # A version left "validating" past the task's hard limit lost its worker
+    # (acks_late redelivers the task): it may be claimed again.
+    stale = timezone.now() - timedelta(seconds=VALIDATION_TIME_LIMIT + 60)
+    claimable = Q(status=ModelVersionStatus.UPLOADED) | Q(
+        status=ModelVersionStatus.VALIDATING, created_at__lt=stale
+    )
+    claimed = ModelVersion.objects.filter(claimable, pk=version_id).update(
         status=ModelVersionStatus.VALIDATING, status_reason=""
     )
     if not claimed:

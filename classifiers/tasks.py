@@ -50,7 +50,7 @@ def embed_gallery_photo(photo_id: int) -> None:
     acks_late=True,
     reject_on_worker_lost=True,
     soft_time_limit=1800,
-    time_limit=2000,
+    time_limit=2000,  # services_versions.VALIDATION_TIME_LIMIT
 )
 def validate_model_version(version_id: int) -> None:
     """Open, check and measure an uploaded version, away from the web process."""

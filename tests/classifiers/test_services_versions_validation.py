@@ -161,3 +161,27 @@ def test_promote_then_rollback_writes_audit_rows(demo, tmp_path, staff):
         served,
         "worse",
     )
+
+
+def test_a_version_stuck_validating_after_a_lost_worker_is_validated_again(demo, tmp_path):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    version = _upload(demo, model_files.valid(tmp_path / "small.keras"))
+    ModelVersion.objects.filter(pk=version.pk).update(
+        status=ModelVersionStatus.VALIDATING, created_at=timezone.now() - timedelta(hours=2)
+    )
+    assert _validated(version).status == ModelVersionStatus.READY
+
+
+def test_a_version_validating_right_now_is_not_claimed_twice(demo, tmp_path):
+    version = _upload(demo, model_files.valid(tmp_path / "small.keras"))
+    ModelVersion.objects.filter(pk=version.pk).update(status=ModelVersionStatus.VALIDATING)
+    assert services_versions.model_version_validate(version_id=version.pk) is None
+
+
+def test_promoting_the_served_version_is_refused(demo):
+    with pytest.raises(ValueError, match="already served"):
+        services_versions.model_version_request_promotion(version=demo.promoted_version)
+    assert demo.promotions.count() == 1

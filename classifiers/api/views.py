@@ -7,6 +7,7 @@ from django.http import FileResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
+from rest_framework.fields import empty
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.parsers import MultiPartParser
 from rest_framework.permissions import AllowAny, IsAuthenticated
@@ -76,6 +77,13 @@ class DemoListApi(APIView):
         return Response(self.OutputSerializer(demos, many=True, context={"request": request}).data)
 
 
+class QueryIntegerField(serializers.IntegerField):
+    """An integer query parameter where "?page=" is a mistake (400), not "no page"."""
+
+    def get_value(self, dictionary):
+        return dictionary.get(self.field_name, empty)
+
+
 class PredictionPagination(PageNumberPagination):
     page_size_query_param = "page_size"
     max_page_size = 100
@@ -113,7 +121,20 @@ class PredictionListCreateApi(APIView):
         class Meta:
             ref_name = "PredictionFilter"
 
-        demo = serializers.SlugField(required=False, help_text="Only this demo's predictions.")
+        # Checked here, not left to the paginator, which quietly ignores a bad page_size.
+        demo = serializers.RegexField(
+            r"^[-a-zA-Z0-9_]*$",
+            required=False,
+            allow_blank=True,
+            help_text="Only this demo's predictions (a slug; empty means all).",
+        )
+        page = QueryIntegerField(min_value=1, required=False, help_text="A page number, from 1.")
+        page_size = QueryIntegerField(
+            min_value=1,
+            max_value=PredictionPagination.max_page_size,
+            required=False,
+            help_text=f"Predictions per page (default {PredictionPagination.page_size}).",
+        )
 
     def get_permissions(self):
         # Anyone may upload; only an account has a list of its own.

@@ -159,15 +159,20 @@ def prediction_run(*, prediction_id: str) -> None:
 
 
 def models_warm_up() -> list[ModelVersion]:
-    """Load each demo's promoted model into this process and run it once."""
+    """Load each demo's promoted model into this process and run it once,
+    through the same path as a real upload (so the explanation graph is
+    traced now, not on a visitor's first click)."""
+    from PIL import Image
+
     from classifiers.inference.pipelines import pipeline_for
     from classifiers.inference.runtime import get_model
 
+    grey = Image.new("RGB", (320, 320), (127, 127, 127))
     warmed = []
     for demo in Demo.objects.exclude(promoted_version=None).select_related("promoted_version"):
         version = demo.promoted_version
         pipeline = pipeline_for(demo, version)
-        pipeline.predict(get_model(version, loader=pipeline.load_model), pipeline.blank_input())
+        pipeline.run(get_model(version, loader=pipeline.load_model), grey)
         warmed.append(version)
     return warmed
 

@@ -194,10 +194,6 @@ class FaceLookalikePipeline(Pipeline):
     def preprocess(self, image: Image.Image) -> np.ndarray:
         return to_pixels(image)
 
-    def blank_input(self) -> np.ndarray:
-        """A plain grey picture: detection runs, finds nothing, nothing is embedded."""
-        return to_pixels(Image.new("RGB", (CHIP_SIZE, CHIP_SIZE), (127, 127, 127)))
-
     def predict(self, model: FaceModel, pixels: np.ndarray) -> FoundFace:
         return embed_largest_face(model, pixels)
 

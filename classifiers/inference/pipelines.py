@@ -54,10 +54,6 @@ class Pipeline:
     def postprocess(self, raw) -> Outcome:
         raise NotImplementedError
 
-    def blank_input(self):
-        """A harmless input to warm a freshly loaded model up."""
-        raise NotImplementedError
-
     def run(self, model, image: Image.Image) -> Outcome:
         return self.postprocess(self.predict(model, self.preprocess(image)))
 
@@ -101,10 +97,6 @@ class ImagenetSubsetPipeline(Pipeline):
     # -- the three steps -------------------------------------------------
     def preprocess(self, image: Image.Image) -> np.ndarray:
         return to_model_input(image, self.spec)[None]
-
-    def blank_input(self) -> np.ndarray:
-        """A batch of one grey image, to warm a model up."""
-        return self.preprocess(Image.new("RGB", (self.spec["size"],) * 2, (127, 127, 127)))
 
     def predict(self, model, batch: np.ndarray) -> np.ndarray:
         return _checked(model.predict_on_batch(batch))

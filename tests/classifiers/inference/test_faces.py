@@ -80,9 +80,12 @@ def test_it_answers_no_face_found_for_a_photo_without_a_face(model):
     assert outcome.top == []
 
 
-def test_its_blank_input_warms_the_model_up_and_finds_no_face(model):
+def test_a_plain_grey_picture_warms_the_model_up_and_finds_no_face(model):
+    from PIL import Image
+
     pipeline = _pipeline(Gallery.empty())
-    assert pipeline.predict(model, pipeline.blank_input()).faces == 0
+    grey = Image.new("RGB", (320, 320), (127, 127, 127))
+    assert pipeline.predict(model, pipeline.preprocess(grey)).faces == 0
 
 
 def test_it_ranks_people_by_their_closest_photo_and_names_each_once():

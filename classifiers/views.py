@@ -55,8 +55,10 @@ def demo_detail(request: HttpRequest, slug: str) -> HttpResponse:
     status = 200
     if request.method == "POST":
         form = UploadForm(request.POST, request.FILES)
+        busy = None
         if form.is_valid():
             try:
+                services.prediction_queue_guard()
                 data, name = _upload_bytes(demo, form)
                 prediction = services.prediction_create(
                     demo=demo,
@@ -65,16 +67,26 @@ def demo_detail(request: HttpRequest, slug: str) -> HttpResponse:
                     owner=request.user,
                     visitor_id=visitor_id(request, create=True),
                 )
+            except services.QueueFull as exc:
+                busy = exc
+                form.add_error(None, str(exc))
             except (ImageRejected, services.DemoNotServed) as exc:
                 form.add_error(None, str(exc))
             else:
                 if _wants_json(request):
                     return JsonResponse(_status_payload(prediction), status=202)
                 return redirect(prediction)
+        if busy is not None and _wants_json(request):
+            response = JsonResponse(
+                {"error": str(busy), "code": "queue_full", "retry_after": busy.retry_after},
+                status=503,
+            )
+            response["Retry-After"] = str(busy.retry_after)
+            return response
         if _wants_json(request):
             message = " ".join(e for errors in form.errors.values() for e in errors)
             return JsonResponse({"error": message}, status=400)
-        status = 400
+        status = 400 if busy is None else 503
     recent = selectors.prediction_list(
         user=request.user, visitor_id=visitor_id(request), demo_slug=demo.slug
     )[:5]

@@ -93,7 +93,11 @@ DEMOS = [
         "kind": "face-lookalike",
         "position": 3,
         "config": {},
-        "examples": [],
+        "examples": [
+            {"image": "classifiers/examples/obama-and-biden.jpg", "caption": "Two people"},
+            {"image": "classifiers/examples/kit-harington.jpg", "caption": "Not in the gallery"},
+            {"image": "classifiers/examples/fox-squirrel.jpg", "caption": "No face"},
+        ],
         "versions": ["celebrity-lookalike-v1.json"],
     },
 ]

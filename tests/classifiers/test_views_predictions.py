@@ -227,3 +227,41 @@ def test_it_404s_for_a_logged_in_user_on_an_anonymous_prediction(client, demos, 
     assert other.get(_urls(prediction)[page]).status_code == 404
     assert other.post(f"/predictions/{prediction.id}/delete/").status_code == 404
     assert Prediction.objects.get(id=prediction.id).owner is None
+
+
+def _lookalike_page(client, details: dict) -> str:
+    from django.utils import timezone
+
+    from classifiers.models import Demo, Prediction, PredictionStatus
+
+    demo = Demo.objects.get(slug="celebrity-lookalike")
+    session = client.session
+    session["visitor_id"] = "browser-x"
+    session.save()
+    prediction = Prediction.objects.create(
+        demo=demo,
+        model_version=demo.promoted_version,
+        visitor_id="browser-x",
+        image="predictions/none.jpg",
+        image_sha256="0" * 64,
+        status=PredictionStatus.DONE,
+        result={
+            "label": "Grace Hopper",
+            "score": details.pop("score"),
+            "top": [],
+            "details": details,
+        },
+        created_at=timezone.now(),
+    )
+    return client.get(f"/predictions/{prediction.id}/").content.decode()
+
+
+def test_a_look_alike_page_says_when_it_is_only_a_look_alike(client, demos):
+    html = _lookalike_page(client, {"score": 0.04, "same_person": False})
+    assert "Looks most like <strong>Grace Hopper</strong>" in html
+    assert "Not anyone in the gallery: this is the closest look-alike (4% chance" in html
+
+
+def test_a_look_alike_page_says_when_it_is_the_person(client, demos):
+    html = _lookalike_page(client, {"score": 0.97, "same_person": True})
+    assert "Very likely Grace Hopper in person (97% chance)" in html

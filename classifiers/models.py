@@ -191,6 +191,8 @@ class Prediction(models.Model):
         if not self.is_finished:
             return self.get_status_display().lower() + "…"
         label = self.result.get("label") or self.result.get("reason") or ""
+        if self.result.get("details", {}).get("same_person") is False:
+            label = f"looks like {label}"  # the nearest person, not that person
         score = self.result.get("score")
         return f"{label} ({score:.0%})" if score is not None and label else label
 

@@ -265,3 +265,17 @@ def test_a_look_alike_page_says_when_it_is_only_a_look_alike(client, demos):
 def test_a_look_alike_page_says_when_it_is_the_person(client, demos):
     html = _lookalike_page(client, {"score": 0.97, "same_person": True})
     assert "Very likely Grace Hopper in person (97% chance)" in html
+
+
+def test_the_short_answer_of_a_mere_look_alike_says_so(db):
+    from classifiers.models import Prediction, PredictionStatus
+
+    look_alike = Prediction(
+        status=PredictionStatus.DONE,
+        result={"label": "Tom Hanks", "score": 0.1, "details": {"same_person": False}},
+    )
+    same = Prediction(
+        status=PredictionStatus.DONE,
+        result={"label": "Tom Hanks", "score": 0.9, "details": {"same_person": True}},
+    )
+    assert (look_alike.answer, same.answer) == ("looks like Tom Hanks (10%)", "Tom Hanks (90%)")

@@ -30,7 +30,7 @@ def test_it_shows_the_example_images(client, demos):
     assert 'src="/static/classifiers/examples/golden-retriever.jpg"' in cats
     assert 'src="/static/classifiers/examples/fox-squirrel.jpg"' in cats
     assert 'src="/static/classifiers/examples/dalmatian.jpg"' in cards["Dog breeds"]
-    assert "<img" not in cards["Celebrity look-alike"]
+    assert 'src="/static/classifiers/examples/obama-and-biden.jpg"' in cards["Celebrity look-alike"]
 
 
 def test_it_shows_the_served_model_version(client, demos):

@@ -13,7 +13,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from classifiers.inference.images import ImageRejected, decode_upload
+from classifiers.inference.images import decode_upload, open_stored
 from classifiers.models import (
     Demo,
     ModelVersion,
@@ -146,16 +146,9 @@ def prediction_run(*, prediction_id: str) -> None:
         logger.info("prediction %s not claimable (taken, finished or deleted)", prediction_id)
         return
     prediction = Prediction.objects.select_related("demo", "model_version").get(id=prediction_id)
-    try:
-        with prediction.image.open("rb") as f:
-            decoded = decode_upload(f.read(), max_bytes=10**9, max_pixels=10**9)
-        outcome = run_pipeline(prediction.demo, prediction.model_version, decoded.image)
-    except ImageRejected as exc:
-        prediction_fail(prediction_id=prediction_id, reason=str(exc))
-        return
-    prediction_finish(
-        prediction=prediction, outcome=outcome.as_dict(), image_size=decoded.image.size
-    )
+    image = open_stored(prediction.image)  # a missing or broken file fails the task clearly
+    outcome = run_pipeline(prediction.demo, prediction.model_version, image)
+    prediction_finish(prediction=prediction, outcome=outcome.as_dict(), image_size=image.size)
 
 
 def models_warm_up() -> list[ModelVersion]:

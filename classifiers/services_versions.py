@@ -30,7 +30,7 @@ from django.utils import timezone
 from PIL import Image
 
 from classifiers import services
-from classifiers.inference.images import ImageRejected, decode_upload
+from classifiers.inference.images import ImageRejected, decode_upload, open_stored
 from classifiers.inference.preprocessing import validate_spec
 from classifiers.models import (
     Comparison,
@@ -530,8 +530,7 @@ def comparison_run(*, comparison_id: int) -> None:
     rows = []
     try:
         for prediction in recent:
-            with prediction.image.open("rb") as f:
-                image = decode_upload(f.read(), max_bytes=10**9, max_pixels=10**9).image
+            image = open_stored(prediction.image)
             answers = {}
             for role, version in (
                 ("baseline", comparison.baseline),

@@ -86,6 +86,16 @@ def decode_upload(data: bytes, *, max_bytes: int, max_pixels: int) -> DecodedIma
     )
 
 
+def open_stored(field_file) -> Image.Image:
+    """A photo this site stored after ``decode_upload``: already checked,
+    upright and re-encoded, so the worker only decodes it (no second round
+    of checks and re-encoding per prediction)."""
+    with field_file.open("rb") as f:
+        image = Image.open(io.BytesIO(f.read()))
+        image.load()
+    return image.convert("RGB")
+
+
 def _to_rgb(image: Image.Image) -> Image.Image:
     if image.mode in ("RGBA", "LA") or (image.mode == "P" and "transparency" in image.info):
         rgba = image.convert("RGBA")

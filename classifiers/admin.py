@@ -1,12 +1,17 @@
+"""The admin. Writes go through the services (with their checks); a refusal
+is shown as the admin's error message, in one place (``refusals_as_messages``)."""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from django import forms
-from django.conf import settings
 from django.contrib import admin, messages
 from django.db.models import Count
 from django.urls import reverse
 from django.utils.html import format_html
 
-from classifiers import services, services_gallery
-from classifiers.inference.images import ImageRejected, decode_upload
+from classifiers.gallery import services as gallery_services
+from classifiers.inference.refusals import Refused
 from classifiers.models import (
     Comparison,
     Demo,
@@ -18,6 +23,17 @@ from classifiers.models import (
     Prediction,
     Promotion,
 )
+from classifiers.uploads import decode_photo, read_limited
+from classifiers.versions import services as version_services
+
+
+@contextmanager
+def refusals_as_messages(model_admin: admin.ModelAdmin, request) -> Iterator[None]:
+    """A service's refusal becomes an error message on the admin page."""
+    try:
+        yield
+    except Refused as exc:
+        model_admin.message_user(request, exc.message, messages.ERROR)
 
 
 class ModelVersionInline(admin.TabularInline):
@@ -45,15 +61,22 @@ class ModelVersionAdmin(admin.ModelAdmin):
 
     @admin.action(description="Promote the selected version (one per demo)")
     def promote(self, request, queryset):
-        for version in queryset:
-            try:
-                services.model_version_promote(
+        for version in queryset.select_related("demo"):
+            with refusals_as_messages(self, request):
+                # The same service as the versions page: a look-alike network
+                # is served only once the gallery is embedded with it.
+                promotion = version_services.model_version_promote(
                     version=version, actor=request.user, reason="promoted in the admin"
                 )
-            except ValueError as exc:
-                self.message_user(request, str(exc), messages.ERROR)
-            else:
-                self.message_user(request, f"{version} is now served.", messages.SUCCESS)
+                if promotion is None:
+                    self.message_user(
+                        request,
+                        f"{version}: the gallery is being embedded with it; "
+                        "it is served when that is done.",
+                        messages.INFO,
+                    )
+                else:
+                    self.message_user(request, f"{version} is now served.", messages.SUCCESS)
 
 
 @admin.register(Promotion)
@@ -96,7 +119,7 @@ class PredictionAdmin(admin.ModelAdmin):
         return False
 
 
-# The look-alike gallery. Photos are added through services_gallery so they
+# The look-alike gallery. Photos are added through gallery.services so they
 # get the upload checks and a worker computes their face embedding.
 
 
@@ -115,15 +138,11 @@ class PersonPhotoInlineForm(forms.ModelForm):
     def clean_image(self):
         upload = self.cleaned_data.get("image")
         if upload and not self.instance.pk:
-            data = upload.read(settings.UPLOAD_MAX_BYTES + 1)
+            data = read_limited(upload)
             try:
-                decode_upload(
-                    data,
-                    max_bytes=settings.UPLOAD_MAX_BYTES,
-                    max_pixels=settings.UPLOAD_MAX_PIXELS,
-                )
-            except ImageRejected as exc:
-                raise forms.ValidationError(str(exc)) from exc
+                decode_photo(data)
+            except Refused as exc:
+                raise forms.ValidationError(exc.message) from exc
             self.photo_bytes = data
         return upload
 
@@ -182,12 +201,12 @@ class PersonAdmin(admin.ModelAdmin):
         # admin's history message reads those lists); the services do the writes.
         formset.save(commit=False)
         for photo in formset.deleted_objects:
-            services_gallery.person_photo_delete(photo=photo)
+            gallery_services.person_photo_delete(photo=photo)
         for photo, _ in formset.changed_objects:
             photo.save()  # only the source can change
         new = {id(photo) for photo in formset.new_objects}
         formset.new_objects = [
-            services_gallery.person_photo_add(
+            gallery_services.person_photo_add(
                 person=form.instance,
                 data=inline_form.photo_bytes,
                 source=inline_form.cleaned_data.get("source", ""),
@@ -203,11 +222,11 @@ class PersonAdmin(admin.ModelAdmin):
         return deleted, counts, perms_needed, protected
 
     def delete_model(self, request, obj: Person) -> None:
-        services_gallery.person_delete(person=obj)
+        gallery_services.person_delete(person=obj)
 
     def delete_queryset(self, request, queryset) -> None:
         for person in queryset:
-            services_gallery.person_delete(person=person)
+            gallery_services.person_delete(person=person)
 
 
 @admin.register(FaceEmbedding)

@@ -6,10 +6,7 @@ from django.conf import settings
 from django.db import models
 from django.urls import reverse
 
-
-class DemoKind(models.TextChoices):
-    IMAGENET_SUBSET = "imagenet-subset", "ImageNet subset"
-    FACE_LOOKALIKE = "face-lookalike", "Face look-alike"
+from classifiers.inference.kinds import kind_choices, pipeline_class
 
 
 class Demo(models.Model):
@@ -17,7 +14,8 @@ class Demo(models.Model):
     title = models.CharField(max_length=120)
     summary = models.CharField(max_length=240, help_text="One line on the gallery card.")
     description = models.TextField(blank=True)
-    kind = models.CharField(max_length=32, choices=DemoKind.choices)
+    # One of classifiers.inference.kinds.KINDS: the class with every kind-specific hook.
+    kind = models.CharField(max_length=32, choices=kind_choices)
     # Pipeline options for this demo (which classes count, how many to show).
     config = models.JSONField(default=dict, blank=True)
     # [{"image": "static path", "caption": "..."}]: shipped with the site.
@@ -39,6 +37,14 @@ class Demo(models.Model):
     @property
     def is_live(self) -> bool:
         return self.promoted_version_id is not None
+
+    @property
+    def pipeline_class(self):
+        return pipeline_class(self.kind)
+
+    @property
+    def result_template(self) -> str:
+        return self.pipeline_class.result_template
 
 
 class ModelVersionStatus(models.TextChoices):
@@ -190,11 +196,7 @@ class Prediction(models.Model):
             return "failed"
         if not self.is_finished:
             return self.get_status_display().lower() + "…"
-        label = self.result.get("label") or self.result.get("reason") or ""
-        if self.result.get("details", {}).get("same_person") is False:
-            label = f"looks like {label}"  # the nearest person, not that person
-        score = self.result.get("score")
-        return f"{label} ({score:.0%})" if score is not None and label else label
+        return self.demo.pipeline_class.short_answer(self.result)
 
     @property
     def duration_ms(self) -> int | None:
@@ -208,7 +210,7 @@ FINISHED_STATUSES = (PredictionStatus.DONE, PredictionStatus.REJECTED, Predictio
 
 # The celebrity gallery of the face look-alike demo. Its photos are of public
 # figures from packaged sample data or added by staff, so unlike uploads they
-# are served publicly (classifiers.views.gallery_photo).
+# are served publicly (classifiers.gallery.views.gallery_photo).
 
 
 class Person(models.Model):
@@ -335,6 +337,9 @@ class Comparison(models.Model):
     rows = models.JSONField(default=list, blank=True)
     error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # When a worker claimed it: a row left running long after is re-claimed.
+    started_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

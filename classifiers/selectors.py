@@ -26,12 +26,15 @@ def demo_get(*, slug: str) -> Demo:
 
 
 def demo_known_labels(*, demo: Demo) -> list[str]:
-    """The answers the served version can give, for the demo page (dog breeds)."""
-    if not demo.is_live or not demo.config.get("rank_within"):
-        return []
-    from classifiers.inference.pipelines import pipeline_for
+    """The answers the served version can give, for the demo page (dog breeds).
 
-    return pipeline_for(demo, demo.promoted_version).known_labels()
+    Never loads a model or a gallery: the web process only reads the rows.
+    """
+    if not demo.is_live:
+        return []
+    from classifiers.serving import pipeline_for
+
+    return pipeline_for(demo, demo.promoted_version, with_gallery=False).answers()
 
 
 def prediction_list(*, user, visitor_id: str = "", demo_slug: str = "") -> QuerySet[Prediction]:

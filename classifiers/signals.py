@@ -1,7 +1,7 @@
 from django.contrib.auth.signals import user_logged_in
 from django.dispatch import receiver
 
-from classifiers.services import predictions_adopt
+from classifiers.predictions.services import predictions_adopt
 from classifiers.visitors import VISITOR_SESSION_KEY
 
 

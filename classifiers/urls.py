@@ -1,75 +1,79 @@
 from django.urls import path
 
-from classifiers import views, views_versions
+from classifiers.gallery import views as gallery_views
+from classifiers.predictions import views as prediction_views
+from classifiers.versions import views as version_views
 
 app_name = "classifiers"
 
 urlpatterns = [
-    path("", views.gallery, name="gallery"),
-    path("demos/<slug:slug>/", views.demo_detail, name="demo"),
-    path("predictions/<uuid:prediction_id>/", views.prediction_detail, name="prediction"),
+    # Demos and predictions (classifiers/predictions).
+    path("", prediction_views.gallery, name="gallery"),
+    path("demos/<slug:slug>/", prediction_views.demo_detail, name="demo"),
+    path(
+        "predictions/<uuid:prediction_id>/", prediction_views.prediction_detail, name="prediction"
+    ),
     path(
         "predictions/<uuid:prediction_id>/status/",
-        views.prediction_status,
+        prediction_views.prediction_status,
         name="prediction-status",
     ),
     path(
-        "predictions/<uuid:prediction_id>/image/", views.prediction_image, name="prediction-image"
+        "predictions/<uuid:prediction_id>/image/",
+        prediction_views.prediction_image,
+        name="prediction-image",
     ),
     path(
         "predictions/<uuid:prediction_id>/heatmap/",
-        views.prediction_heatmap,
+        prediction_views.prediction_heatmap,
         name="prediction-heatmap",
     ),
     path(
         "predictions/<uuid:prediction_id>/delete/",
-        views.prediction_delete,
+        prediction_views.prediction_delete,
         name="prediction-delete",
     ),
-    path("history/", views.history, name="history"),
-    path("history/clear/", views.history_clear, name="history-clear"),
-    path("gallery/photos/<int:pk>/", views.gallery_photo, name="gallery-photo"),
-    # Model versions: the public history, then staff pages (views_versions).
-    path("demos/<slug:slug>/versions/", views_versions.version_history, name="versions"),
-    path("demos/<slug:slug>/versions/new/", views_versions.version_new, name="version-new"),
     path(
-        "demos/<slug:slug>/versions/<int:number>/",
-        views_versions.version_detail,
-        name="version",
+        "predictions/<uuid:prediction_id>/rerun/",
+        prediction_views.prediction_rerun,
+        name="prediction-rerun",
     ),
+    path("history/", prediction_views.history, name="history"),
+    path("history/clear/", prediction_views.history_clear, name="history-clear"),
+    # The look-alike gallery (classifiers/gallery).
+    path("gallery/photos/<int:pk>/", gallery_views.gallery_photo, name="gallery-photo"),
+    # Model versions: the public history, then staff pages (classifiers/versions).
+    path("demos/<slug:slug>/versions/", version_views.version_history, name="versions"),
+    path("demos/<slug:slug>/versions/new/", version_views.version_new, name="version-new"),
+    path("demos/<slug:slug>/versions/<int:number>/", version_views.version_detail, name="version"),
     path(
         "demos/<slug:slug>/versions/<int:number>/promote/",
-        views_versions.version_promote,
+        version_views.version_promote,
         name="version-promote",
     ),
     path(
         "demos/<slug:slug>/versions/<int:number>/rollback/",
-        views_versions.version_rollback,
+        version_views.version_rollback,
         name="version-rollback",
     ),
     path(
         "demos/<slug:slug>/versions/<int:number>/compare/",
-        views_versions.version_compare,
+        version_views.version_compare,
         name="version-compare",
     ),
     path(
         "demos/<slug:slug>/comparisons/<int:comparison_id>/",
-        views_versions.comparison_detail,
+        version_views.comparison_detail,
         name="comparison",
     ),
     path(
         "demos/<slug:slug>/evaluation-sets/",
-        views_versions.evaluation_sets,
+        version_views.evaluation_sets,
         name="evaluation-sets",
     ),
     path(
         "staff/predictions/<uuid:prediction_id>/image/",
-        views_versions.staff_prediction_image,
+        version_views.staff_prediction_image,
         name="staff-prediction-image",
-    ),
-    path(
-        "predictions/<uuid:prediction_id>/rerun/",
-        views_versions.prediction_rerun,
-        name="prediction-rerun",
     ),
 ]

@@ -7,7 +7,8 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portfolio.settings")
 
 app = Celery("portfolio")
 app.config_from_object("django.conf:settings", namespace="CELERY")
-app.autodiscover_tasks()
+# One tasks module per domain (classifiers/<domain>/tasks.py).
+app.autodiscover_tasks(["classifiers.predictions", "classifiers.versions", "classifiers.gallery"])
 
 
 @app.on_after_configure.connect

@@ -70,3 +70,12 @@ def jpeg_bytes(size=(64, 48), color=(200, 120, 40), **save_kwargs) -> bytes:
 
 def example_bytes(name: str) -> bytes:
     return (EXAMPLES / name).read_bytes()
+
+
+@pytest.fixture(scope="module")
+def celery_worker(django_db_setup, django_db_blocker, _private_media_root: Path):
+    """A real worker process, one per test module (tests/workers.py)."""
+    from tests.workers import running_worker
+
+    with running_worker(_private_media_root) as worker:
+        yield worker

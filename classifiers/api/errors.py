@@ -15,8 +15,7 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from classifiers import services
-from classifiers.inference.images import ImageFormatRefused, ImageRejected, ImageTooLarge
+from classifiers.inference.refusals import Refused
 
 API_PATH_PREFIX = "/api/"
 
@@ -27,48 +26,19 @@ class PayloadTooLarge(exceptions.APIException):
     default_code = "too_large"
 
 
-class UnsupportedImage(exceptions.APIException):
-    """A real image of a format we refuse (TIFF, ...): 415 like a wrong body type."""
+class RefusedError(exceptions.APIException):
+    """A service's refusal, said in HTTP: its status, message and code."""
 
-    status_code = status.HTTP_415_UNSUPPORTED_MEDIA_TYPE
-    default_detail = "This image format is not accepted."
-    default_code = "unsupported_image"
-
-
-class BadImage(exceptions.APIException):
-    status_code = status.HTTP_400_BAD_REQUEST
-    default_detail = "The file is not an image we can read."
-    default_code = "bad_image"
-
-
-class DemoNotServed(exceptions.APIException):
-    status_code = status.HTTP_400_BAD_REQUEST
-    default_detail = "This demo does not take uploads yet."
-    default_code = "demo_not_served"
-
-
-class QueueFull(exceptions.APIException):
-    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
-    default_detail = "The models are busy; please try again later."
-    default_code = "queue_full"
-
-    def __init__(self, detail: str, *, wait: int) -> None:
-        super().__init__(detail)
-        self.wait = wait  # DRF's handler turns it into Retry-After
+    def __init__(self, refusal: Refused) -> None:
+        super().__init__(refusal.message, refusal.code)
+        self.status_code = refusal.status
+        if refusal.retry_after is not None:
+            self.wait = refusal.retry_after  # DRF's handler turns it into Retry-After
 
 
 def _as_api_exception(exc: Exception) -> Exception:
-    """The service's refusals, said in HTTP."""
-    if isinstance(exc, ImageTooLarge):
-        return PayloadTooLarge(str(exc))
-    if isinstance(exc, ImageFormatRefused):
-        return UnsupportedImage(str(exc))
-    if isinstance(exc, ImageRejected):
-        return BadImage(str(exc))
-    if isinstance(exc, services.DemoNotServed):
-        return DemoNotServed(str(exc))
-    if isinstance(exc, services.QueueFull):
-        return QueueFull(str(exc), wait=exc.retry_after)
+    if isinstance(exc, Refused):
+        return RefusedError(exc)
     if isinstance(exc, RequestDataTooBig):
         return PayloadTooLarge("The request body is too large.")
     if isinstance(exc, SuspiciousOperation):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.http import FileResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
@@ -15,7 +14,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from classifiers import selectors, services
+from classifiers import selectors
 from classifiers.api import selectors as api_selectors
 from classifiers.api.serializers import (
     ErrorSerializer,
@@ -25,7 +24,9 @@ from classifiers.api.serializers import (
 )
 from classifiers.api.throttling import AnonUploadThrottle, UserUploadThrottle
 from classifiers.models import PredictionStatus
-from classifiers.views import private_file_response
+from classifiers.predictions import services
+from classifiers.responses import private_file_response
+from classifiers.uploads import read_limited
 from classifiers.visitors import api_visitor_id, visitor_id
 
 
@@ -208,15 +209,13 @@ class PredictionListCreateApi(APIView):
         ],
     )
     def post(self, request: Request) -> Response:
-        services.prediction_queue_guard()
         upload = self.InputSerializer(data=request.data)
         upload.is_valid(raise_exception=True)
         image = upload.validated_data["image"]
         authenticated = request.user.is_authenticated
         prediction = services.prediction_create(
             demo=upload.validated_data["demo"],
-            # One byte past the limit is enough to refuse it (413).
-            data=image.read(settings.UPLOAD_MAX_BYTES + 1),
+            data=read_limited(image),
             filename=image.name or "",
             owner=request.user if authenticated else None,
             visitor_id="" if authenticated else api_visitor_id(),

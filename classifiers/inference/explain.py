@@ -35,6 +35,8 @@ class ExplainableClassifier:
             self._explain = self._build()
         probabilities, cam = self._explain(batch, rows, bias)
         cam = cam.numpy()
+        if cam.size == 0:  # no gradient reaches the feature map: no explanation
+            return probabilities.numpy(), None
         peak = cam.max()
         return probabilities.numpy(), (cam / peak if peak > 0 else cam)
 
@@ -52,6 +54,10 @@ class ExplainableClassifier:
                 best = tf.argmax(tf.math.log(scores + 1e-9) + bias)
                 target = scores[best]
             gradients = tape.gradient(target, features)
+            if gradients is None:
+                # The answer does not depend on that map through anything
+                # differentiable: an explanation is optional, so give none.
+                return probabilities, tf.zeros((0, 0))
             weights = tf.reduce_mean(gradients, axis=(1, 2))
             cam = tf.nn.relu(tf.reduce_sum(features * weights[:, None, None, :], axis=-1))[0]
             return probabilities, cam
@@ -60,8 +66,11 @@ class ExplainableClassifier:
 
 
 def _last_feature_map(model):
-    """The last layer with a spatial (batch, h, w, channels) output."""
+    """The last layer with a spatial (batch, h, w, channels) output; never the
+    input itself (a network without convolutions has no feature map)."""
     for layer in reversed(model.layers):
+        if type(layer).__name__ == "InputLayer":
+            continue
         shape = getattr(layer, "output", None) is not None and layer.output.shape
         if shape and len(shape) == 4 and shape[1] and shape[1] > 1:
             return layer

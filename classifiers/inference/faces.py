@@ -8,7 +8,7 @@ is built into dlib and the landmark model is read from the installed package.
 
 dlib is imported inside functions only, so the web process never loads it.
 The gallery (one embedding per photo per model version) is read from the
-database and cached per process until it changes.
+database by ``classifiers.gallery.worker`` and passed in.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from __future__ import annotations
 import importlib.util
 import io
 import math
-import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,7 +24,14 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from classifiers.inference.pipelines import PIPELINES, Outcome, Pipeline
+from classifiers.inference.pipelines import (
+    LabelledPhoto,
+    Outcome,
+    Pipeline,
+    ValidationFailed,
+    ValidationReport,
+)
+from classifiers.inference.refusals import Refused
 
 CHIP_SIZE = 150  # the embedding network's input: an aligned 150x150 face chip
 CHIP_PADDING = 0.25  # dlib's default, the one the network was trained with
@@ -170,26 +177,35 @@ class FaceLookalikePipeline(Pipeline):
     """Detect, align and embed the largest face, then rank the gallery's people.
 
     ``spec`` (the version's input_spec) holds the fitted ``threshold`` and
-    ``slope`` that turn a distance into a score. ``gallery`` may be given (the
-    benchmark builds one in memory); otherwise it is the version's gallery in
-    the database.
+    ``slope`` that turn a distance into a score; ``gallery`` holds the
+    enrolled faces embedded with this version's network.
     """
 
     kind = "face-lookalike"
+    title = "Face look-alike"
+    artifact_suffix = ".dat"
+    result_template = "classifiers/results/lookalike.html"
+    uses_gallery = True
 
-    def __init__(self, *, demo=None, version=None, spec=None, gallery: Gallery | None = None):
-        super().__init__(demo=demo, version=version)
-        self.spec = spec if spec is not None else version.input_spec
-        self._gallery = gallery
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        if self.gallery is None:
+            self.gallery = Gallery.empty()
+
+    @classmethod
+    def check_spec(cls, spec: dict) -> None:
+        for key in ("threshold", "slope"):
+            value = spec.get(key)
+            if not isinstance(value, int | float) or isinstance(value, bool) or value <= 0:
+                raise Refused(
+                    f"Input spec: '{key}' must be a positive number (the fitted distance "
+                    "threshold and slope of the score).",
+                    code="bad_spec",
+                )
 
     @staticmethod
     def load_model(path) -> FaceModel:
         return load_face_model(path)
-
-    def gallery(self) -> Gallery:
-        if self._gallery is not None:
-            return self._gallery
-        return gallery_for(self.version)
 
     def preprocess(self, image: Image.Image) -> np.ndarray:
         return to_pixels(image)
@@ -203,7 +219,7 @@ class FaceLookalikePipeline(Pipeline):
                 status="rejected", label=None, score=None, reason=NO_FACE, details={"faces": 0}
             )
         details: dict[str, Any] = {"faces": found.faces, "box": found.box}
-        people = nearest_people(found.vector, self.gallery())
+        people = nearest_people(found.vector, self.gallery)
         if not people:
             return Outcome(
                 status="rejected",
@@ -242,6 +258,55 @@ class FaceLookalikePipeline(Pipeline):
             details=details,
         )
 
+    def answers(self) -> list[str]:
+        return sorted(set(self.gallery.people), key=str.casefold)
+
+    def accepts_label(self, label: str) -> bool:
+        return bool(label.strip())  # photos are labelled by the person's name
+
+    @staticmethod
+    def short_answer(result: dict) -> str:
+        answer = Pipeline.short_answer(result)
+        if result.get("details", {}).get("same_person") is False:
+            return f"looks like {answer}"  # the nearest person, not that person
+        return answer
+
+    def validate(
+        self,
+        path,
+        *,
+        examples: Sequence[Image.Image],
+        evaluation: Sequence[LabelledPhoto] | None,
+        evaluation_name: str = "",
+    ) -> ValidationReport:
+        """The network must load and embed the faces in the demo's examples
+        as finite vectors of one size."""
+        try:
+            model = self.load_model(path)
+        except Exception as exc:
+            raise ValidationFailed(
+                "The embedding network could not be loaded (is it a dlib face "
+                "recognition .dat file?)."
+            ) from exc
+        vectors = []
+        for image in examples:
+            try:
+                found = self.predict(model, self.preprocess(image))
+            except ValueError as exc:  # embed_largest_face checks every vector
+                raise ValidationFailed("The network produced invalid embeddings.") from exc
+            if found.vector is not None:
+                vectors.append(np.asarray(found.vector, dtype=np.float64))
+        if not vectors:
+            raise ValidationFailed("No face in the demo's examples could be embedded.")
+        if not all(np.all(np.isfinite(v)) and v.shape == vectors[0].shape for v in vectors):
+            raise ValidationFailed("The network produced NaN or inconsistent embeddings.")
+        blank = Image.new("RGB", (160, 160), (127, 127, 127))
+        return ValidationReport(
+            metrics=self.latency(model, blank),
+            calibration={},
+            summary=f"Loads; embeds faces as {vectors[0].shape[0]}-d vectors.",
+        )
+
 
 def face_crop_jpeg(file, box: list[int] | None, size: int = 96) -> bytes:
     """A small square JPEG of the face at ``box`` with some room around it
@@ -262,66 +327,3 @@ def face_crop_jpeg(file, box: list[int] | None, size: int = 96) -> bytes:
     buffer = io.BytesIO()
     crop.save(buffer, format="JPEG", quality=85)
     return buffer.getvalue()
-
-
-# Per process: version id -> the gallery as of its revision (see gallery_revision).
-_galleries: dict[int, Gallery] = {}
-_galleries_lock = threading.Lock()
-
-
-def gallery_revision(version) -> tuple:
-    """Changes whenever a photo is embedded or removed or a person renamed.
-
-    Embedding ids only grow, so (count, largest id) moves on every addition
-    and removal; the latest person update catches renames. One cheap query.
-    """
-    from django.db.models import Count, Max
-
-    from classifiers.models import FaceEmbedding
-
-    stats = FaceEmbedding.objects.filter(model_version=version, vector__isnull=False).aggregate(
-        n=Count("id"), last=Max("id"), renamed=Max("photo__person__updated_at")
-    )
-    return (stats["n"], stats["last"], stats["renamed"])
-
-
-def gallery_for(version) -> Gallery:
-    """The gallery of ``version``'s embeddings, reloaded only after it changed."""
-    revision = gallery_revision(version)
-    with _galleries_lock:
-        cached = _galleries.get(version.pk)
-    if cached is not None and cached.revision == revision:
-        return cached
-    gallery = _load_gallery(version, revision)
-    with _galleries_lock:
-        _galleries[version.pk] = gallery
-    return gallery
-
-
-def _load_gallery(version, revision: tuple) -> Gallery:
-    from django.urls import reverse
-
-    from classifiers.models import FaceEmbedding
-
-    rows = list(
-        FaceEmbedding.objects.filter(model_version=version, vector__isnull=False)
-        .order_by("id")
-        .values_list("vector", "photo_id", "photo__person__name")
-    )
-    return Gallery(
-        vectors=np.asarray([r[0] for r in rows], dtype=np.float32).reshape(-1, 128),
-        people=[r[2] for r in rows],
-        # The face, cropped from the photo, is what is shown next to the answer.
-        photo_urls=[reverse("classifiers:gallery-photo", args=[r[1]]) + "?crop=face" for r in rows],
-        revision=revision,
-    )
-
-
-def clear_gallery_cache() -> None:
-    with _galleries_lock:
-        _galleries.clear()
-
-
-# Registered here rather than in pipelines.py, which imports this module at its
-# end: either module can then be imported first without a circular import.
-PIPELINES[FaceLookalikePipeline.kind] = FaceLookalikePipeline

@@ -16,21 +16,31 @@ from dataclasses import dataclass
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from classifiers.inference.refusals import Refused
+
 ALLOWED_FORMATS = {"JPEG", "PNG", "WEBP", "GIF", "BMP"}
 STORED_MAX_SIDE = 1024  # larger than any model input; keeps storage small
 JPEG_QUALITY = 90
 
 
-class ImageRejected(ValueError):
+class ImageRejected(Refused):
     """The upload is not an image we accept; the message is shown to the user."""
+
+    code = "bad_image"
 
 
 class ImageTooLarge(ImageRejected):
-    """Over the byte or pixel limit (the API answers 413)."""
+    """Over the byte or pixel limit."""
+
+    code = "too_large"
+    status = 413
 
 
 class ImageFormatRefused(ImageRejected):
-    """A real image, of a format we do not take (the API answers 415)."""
+    """A real image, of a format we do not take."""
+
+    code = "unsupported_image"
+    status = 415
 
 
 @dataclass(frozen=True)

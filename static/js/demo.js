@@ -44,7 +44,7 @@
             result.appendChild(p);
             return;
           }
-          document.getElementById("live-link").href = data.url;
+          document.getElementById("live-link").href = data.page_url;
           result.innerHTML = data.html;
           poll(data.status_url, result);
         })

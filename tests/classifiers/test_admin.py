@@ -1,7 +1,7 @@
 import pytest
 
-from classifiers import services
 from classifiers.models import Demo, ModelVersion, ModelVersionStatus, Promotion
+from classifiers.predictions import services as prediction_services
 from tests.conftest import jpeg_bytes
 
 CHANGELISTS = ["demo", "modelversion", "prediction", "promotion"]
@@ -30,7 +30,9 @@ def _uploaded_version(demo: Demo, *, status: str) -> ModelVersion:
 
 @pytest.mark.parametrize("model", CHANGELISTS)
 def test_it_shows_staff_the_changelists(client, staff, demos, alice, model):
-    services.prediction_create(demo=demos["cats-vs-dogs"], data=jpeg_bytes(), owner=alice)
+    prediction_services.prediction_create(
+        demo=demos["cats-vs-dogs"], data=jpeg_bytes(), owner=alice
+    )
     client.force_login(staff)
     response = client.get(f"/admin/classifiers/{model}/")
     assert response.status_code == 200
@@ -63,7 +65,7 @@ def test_it_sends_an_anonymous_visitor_to_the_admin_login(client, demos):
 
 
 def test_it_does_not_show_staff_the_uploaded_photo(client, staff, alice, demos):
-    prediction = services.prediction_create(
+    prediction = prediction_services.prediction_create(
         demo=demos["cats-vs-dogs"], data=jpeg_bytes(), owner=alice
     )
     client.force_login(staff)

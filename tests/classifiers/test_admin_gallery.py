@@ -5,9 +5,9 @@ from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image
 
-from classifiers import services_gallery
+from classifiers.gallery import services as gallery_services
+from classifiers.gallery.tasks import embed_gallery_photo
 from classifiers.models import FaceEmbedding, Person, PersonPhoto
-from classifiers.tasks import embed_gallery_photo
 from tests.classifiers.faces_data import NO_FACE_PHOTO
 from tests.conftest import jpeg_bytes
 
@@ -24,8 +24,8 @@ def queued(monkeypatch) -> list[int]:
 
 @pytest.fixture
 def ada(demos) -> Person:
-    person = services_gallery.person_get_or_create(name="Ada Lovelace")[0]
-    services_gallery.person_photo_add(
+    person = gallery_services.person_get_or_create(name="Ada Lovelace")[0]
+    gallery_services.person_photo_add(
         person=person, data=NO_FACE_PHOTO.read_bytes(), source="test", embed_now=True
     )
     return person
@@ -156,7 +156,7 @@ def test_staff_removes_a_photo(client, staff, ada, django_capture_on_commit_call
 def test_staff_removes_a_person_with_their_photos(
     client, staff, ada, django_capture_on_commit_callbacks
 ):
-    services_gallery.person_photo_add(person=ada, data=jpeg_bytes())
+    gallery_services.person_photo_add(person=ada, data=jpeg_bytes())
     names = [p.image.name for p in ada.photos.all()]
     client.force_login(staff)
     with django_capture_on_commit_callbacks(execute=True):

@@ -15,8 +15,9 @@ from pathlib import Path
 from django.core.files import File
 from django.core.management.base import BaseCommand, CommandError
 
-from classifiers import services_versions
+from classifiers.inference.refusals import Refused
 from classifiers.models import Demo, ModelVersion, ModelVersionStatus
+from classifiers.versions import services, worker
 
 
 class Command(BaseCommand):
@@ -40,7 +41,7 @@ class Command(BaseCommand):
         if demo is None:
             raise CommandError(f"no demo {o['slug']!r}")
         try:
-            labels = services_versions.labels_from_json(Path(o["labels"]).read_bytes())
+            labels = services.labels_from_json(Path(o["labels"]).read_bytes())
             if o["spec"]:
                 spec = json.loads(Path(o["spec"]).read_text())
             elif demo.promoted_version:
@@ -48,7 +49,7 @@ class Command(BaseCommand):
             else:
                 raise CommandError("--spec is required: the demo serves no version to copy from")
             with Path(o["artifact"]).open("rb") as f:
-                version = services_versions.model_version_upload(
+                version = services.model_version_upload(
                     demo=demo,
                     artifact=File(f, name=Path(o["artifact"]).name),
                     labels=labels,
@@ -56,14 +57,14 @@ class Command(BaseCommand):
                     name=o["name"] or Path(o["artifact"]).stem,
                     notes=o["notes"],
                 )
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, Refused) as exc:  # ValueError: a bad --spec JSON
             raise CommandError(str(exc)) from exc
         self.stdout.write(f"uploaded {demo.slug} v{version.number} sha256={version.sha256}")
         if o["inline"]:
-            services_versions.model_version_validate(version_id=version.pk)
+            worker.model_version_validate(version_id=version.pk)
         version = self._wait(version, o["timeout"])
         if version.status == ModelVersionStatus.READY and o["promote"]:
-            promotion = services_versions.model_version_request_promotion(
+            promotion = services.model_version_promote(
                 version=version, reason="add_version --promote"
             )
             queued = "promotion queued until the gallery is re-embedded"

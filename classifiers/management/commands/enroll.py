@@ -4,9 +4,9 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from classifiers import services_gallery
-from classifiers.inference.images import ImageRejected
-from classifiers.models import Demo, DemoKind, FaceEmbedding, PersonPhoto
+from classifiers.gallery import services as gallery_services
+from classifiers.inference.refusals import Refused
+from classifiers.models import Demo, FaceEmbedding, PersonPhoto
 
 
 class Command(BaseCommand):
@@ -20,32 +20,35 @@ class Command(BaseCommand):
 
     def handle(self, *args, slug: str, images: list[str], name: str, source: str, **options):
         demo = Demo.objects.select_related("promoted_version").filter(slug=slug).first()
-        if demo is None or demo.kind != DemoKind.FACE_LOOKALIKE:
+        if demo is None or not demo.pipeline_class.uses_gallery:
             raise CommandError(f"{slug!r} is not a face look-alike demo")
         version = demo.promoted_version
         if version is None:
             raise CommandError(f"{slug} serves no model yet: run `python manage.py setup_demos`")
         try:
-            person, created = services_gallery.person_get_or_create(name=name)
-        except ValueError as exc:
-            raise CommandError(str(exc)) from exc
+            person, created = gallery_services.person_get_or_create(name=name)
+        except Refused as exc:
+            raise CommandError(exc.message) from exc
 
         enrolled = 0
         for path in images:
             try:
                 data = Path(path).read_bytes()
                 # Embedded in this process (no worker needed), by the worker's code.
-                added = services_gallery.person_photo_add(
+                added = gallery_services.person_photo_add(
                     person=person, data=data, source=source or Path(path).name, embed_now=True
                 )
-            except (OSError, ImageRejected) as exc:
-                self.stderr.write(f"{path}: skipped: {exc}")
+            except OSError as exc:
+                self.stderr.write(f"{path}: skipped: {exc.strerror}")
+                continue
+            except Refused as exc:
+                self.stderr.write(f"{path}: skipped: {exc.message}")
                 continue
             embedding = _embedding(added.photo, version)
             if embedding is None or not embedding.has_face:
                 self.stderr.write(f"{path}: skipped: no face found")
                 if added.created:
-                    services_gallery.person_photo_delete(photo=added.photo)
+                    gallery_services.person_photo_delete(photo=added.photo)
                 continue
             enrolled += 1
             if not added.created:
@@ -60,7 +63,7 @@ class Command(BaseCommand):
 
         if enrolled == 0:
             if created:
-                services_gallery.person_delete(person=person)
+                gallery_services.person_delete(person=person)
             raise CommandError(f"no photo of {name} was enrolled")
         total = person.photos.filter(
             embeddings__model_version=version, embeddings__vector__isnull=False

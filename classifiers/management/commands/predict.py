@@ -3,11 +3,12 @@
 import json
 from pathlib import Path
 
-from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from classifiers.inference.images import ImageRejected, decode_upload
+from classifiers.inference.refusals import Refused
 from classifiers.models import Demo
+from classifiers.serving import run_pipeline
+from classifiers.uploads import decode_photo
 
 
 class Command(BaseCommand):
@@ -22,8 +23,6 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, slug, images, json, model_version, **options):
-        from classifiers.inference.pipelines import run_pipeline
-
         demo = Demo.objects.select_related("promoted_version").filter(slug=slug).first()
         if demo is None:
             raise CommandError(f"no demo {slug!r}; run `python manage.py setup_demos`")
@@ -37,14 +36,11 @@ class Command(BaseCommand):
             record = {"path": path, "model_version": model_version.number}
             try:
                 data = Path(path).read_bytes()
-                decoded = decode_upload(
-                    data,
-                    max_bytes=settings.UPLOAD_MAX_BYTES,
-                    max_pixels=settings.UPLOAD_MAX_PIXELS,
-                )
-                outcome = run_pipeline(demo, model_version, decoded.image)
-            except (OSError, ImageRejected) as exc:
-                record.update(status="failed", label=None, score=None, top=[], reason=str(exc))
+                outcome = run_pipeline(demo, model_version, decode_photo(data).image)
+            except OSError as exc:
+                record.update(status="failed", label=None, score=None, top=[], reason=exc.strerror)
+            except Refused as exc:
+                record.update(status="failed", label=None, score=None, top=[], reason=exc.message)
             else:
                 record.update(
                     status=outcome.status,

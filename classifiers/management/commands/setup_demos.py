@@ -4,14 +4,13 @@ import importlib.util
 from pathlib import Path
 
 from django.conf import settings
-from django.core.files import File
-from django.core.files.storage import default_storage
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from classifiers import services
 from classifiers.catalog import DEMOS, imagenet_labels, version_spec
+from classifiers.inference.runtime import file_sha256
 from classifiers.models import Demo, ModelVersion, ModelVersionStatus
+from classifiers.versions.services import model_version_promote, store_artifact
 
 
 class Command(BaseCommand):
@@ -42,19 +41,15 @@ class Command(BaseCommand):
         path = _artifact_source(spec)
         if not path.exists():
             raise CommandError(f"{path} is missing: run `python manage.py build_models` first")
-        sha256 = services.file_sha256(path)
+        sha256 = file_sha256(path)
         labels = imagenet_labels() if spec["labels"] == "imagenet" else spec["labels"]
         version = ModelVersion.objects.filter(demo=demo, number=spec["number"]).first()
         if version is None:
             version = ModelVersion(demo=demo, number=spec["number"], sha256=sha256)
             # Stored by content: demos sharing a network share one file, and a
             # re-run (or every test) finds it already there instead of copying.
-            stored_name = f"model_versions/{sha256}{path.suffix}"
-            if default_storage.exists(stored_name):
-                version.artifact.name = stored_name
-            else:
-                with path.open("rb") as f:
-                    version.artifact.name = default_storage.save(stored_name, File(f))
+            with path.open("rb") as f:
+                version.artifact.name = store_artifact(f"model_versions/{sha256}{path.suffix}", f)
         elif version.sha256 != sha256:
             # A stored artifact never changes; a rebuilt one must be a new version.
             self.stderr.write(
@@ -75,7 +70,7 @@ class Command(BaseCommand):
             version_spec(f).get("default") for f in spec_files
         )
         if demo.promoted_version_id is None and is_default:
-            services.model_version_promote(version=version, reason="shipped default at set-up")
+            model_version_promote(version=version, reason="shipped default at set-up")
 
 
 def _artifact_source(spec: dict) -> Path:

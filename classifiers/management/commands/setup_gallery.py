@@ -33,7 +33,8 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from classifiers import services_gallery
+from classifiers.gallery import services as gallery_services
+from classifiers.gallery import worker as gallery_worker
 from classifiers.models import FaceEmbedding
 
 
@@ -120,7 +121,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, packages: str, **options):
-        versions = services_gallery.lookalike_versions()
+        versions = gallery_worker.lookalike_versions()
         if not versions:
             raise CommandError("no look-alike demo serves a model: run setup_demos first")
         folder = Path(packages)
@@ -133,7 +134,7 @@ class Command(BaseCommand):
             self._enrol_default(folder)
         for version in versions:
             # Photos added while no worker ran, or before this version was served.
-            embedded = services_gallery.gallery_embed_missing(version=version)
+            embedded = gallery_worker.gallery_embed_missing(version=version)
             people = (
                 FaceEmbedding.objects.filter(model_version=version, vector__isnull=False)
                 .values("photo__person")
@@ -151,8 +152,8 @@ class Command(BaseCommand):
             if data is None:
                 self.stderr.write(f"{photo.archive} not in {folder}: {photo.name} skipped")
                 continue
-            person, _ = services_gallery.person_get_or_create(name=photo.name)
-            added = services_gallery.person_photo_add(
+            person, _ = gallery_services.person_get_or_create(name=photo.name)
+            added = gallery_services.person_photo_add(
                 person=person, data=data, source=photo.source, embed_now=True
             )
             if added.created:

@@ -30,7 +30,7 @@ def test_it_gives_each_anonymous_upload_an_identity_of_its_own(anon, demos):
 def test_it_sends_the_id_to_a_worker_once_committed(
     anon, demos, monkeypatch, django_capture_on_commit_callbacks
 ):
-    from classifiers import tasks
+    from classifiers.predictions import tasks
 
     sent = []
     monkeypatch.setattr(tasks.run_prediction, "delay", sent.append)

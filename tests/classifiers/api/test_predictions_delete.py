@@ -2,15 +2,17 @@
 
 import pytest
 
-from classifiers import services
 from classifiers.models import Prediction
+from classifiers.predictions import services as prediction_services
 from tests.classifiers.api.conftest import upload
 from tests.conftest import jpeg_bytes
 
 
 @pytest.fixture
 def mine(demos, alice):
-    return services.prediction_create(demo=demos["cats-vs-dogs"], data=jpeg_bytes(), owner=alice)
+    return prediction_services.prediction_create(
+        demo=demos["cats-vs-dogs"], data=jpeg_bytes(), owner=alice
+    )
 
 
 def test_it_deletes_the_owners_prediction_and_its_photo(alice_api, mine):

@@ -4,7 +4,8 @@ import pytest
 from django.test import Client
 from rest_framework.test import APIClient
 
-from classifiers import services
+from classifiers.predictions import services as prediction_services
+from classifiers.predictions import worker as prediction_worker
 from tests.classifiers.api.conftest import photo, upload
 from tests.conftest import example_bytes, jpeg_bytes
 
@@ -12,7 +13,7 @@ from tests.conftest import example_bytes, jpeg_bytes
 @pytest.fixture
 def mine(demos, alice):
     """Alice's prediction, made with her account."""
-    return services.prediction_create(
+    return prediction_services.prediction_create(
         demo=demos["cats-vs-dogs"], data=jpeg_bytes(), filename="alices-cat.jpg", owner=alice
     )
 
@@ -43,10 +44,10 @@ def test_it_shows_the_owner_her_queued_prediction(alice_api, mine):
 
 
 def test_it_shows_the_answer_version_and_timings_once_done(alice_api, mine):
-    assert services.prediction_claim(prediction_id=mine.id)
+    assert prediction_worker.prediction_claim(prediction_id=mine.id)
     mine.refresh_from_db()
     outcome = {"status": "done", "label": "cat", "score": 0.93, "top": [{"label": "cat"}]}
-    services.prediction_finish(prediction=mine, outcome=outcome)
+    prediction_worker.prediction_finish(prediction=mine, outcome=outcome)
     body = alice_api.get(_url(mine)).json()
     served = mine.demo.promoted_version
     assert (body["status"], body["finished"]) == ("done", True)
@@ -58,7 +59,7 @@ def test_it_shows_the_answer_version_and_timings_once_done(alice_api, mine):
 
 
 def test_it_shows_a_failure_with_its_reason(alice_api, mine):
-    services.prediction_fail(prediction_id=mine.id, reason="The model took too long.")
+    prediction_worker.prediction_fail(prediction_id=mine.id, reason="The model took too long.")
     body = alice_api.get(_url(mine)).json()
     assert (body["status"], body["finished"]) == ("failed", True)
     assert body["error"] == "The model took too long."
@@ -102,11 +103,11 @@ def test_it_serves_the_owner_the_stored_photo(alice_api, mine):
 
 
 def test_it_serves_the_heatmap_once_there_is_one(alice_api, demos, alice):
-    prediction = services.prediction_create(
+    prediction = prediction_services.prediction_create(
         demo=demos["cats-vs-dogs"], data=example_bytes("golden-retriever.jpg"), owner=alice
     )
     assert alice_api.get(_url(prediction, "heatmap/")).status_code == 404
-    services.prediction_run(prediction_id=prediction.id)
+    prediction_worker.prediction_run(prediction_id=prediction.id)
     body = alice_api.get(_url(prediction)).json()
     assert body["heatmap_url"] == f"http://testserver{_url(prediction, 'heatmap/')}"
     response = alice_api.get(_url(prediction, "heatmap/"))

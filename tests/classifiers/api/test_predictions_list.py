@@ -5,8 +5,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from classifiers import services
 from classifiers.models import Prediction
+from classifiers.predictions import services as prediction_services
 from tests.classifiers.api.conftest import upload
 from tests.conftest import jpeg_bytes
 
@@ -15,7 +15,7 @@ from tests.conftest import jpeg_bytes
 def alices(demos, alice):
     """Three of Alice's predictions, oldest first: two cats-vs-dogs, one dog-breeds."""
     made = [
-        services.prediction_create(demo=demos[slug], data=jpeg_bytes(), owner=alice)
+        prediction_services.prediction_create(demo=demos[slug], data=jpeg_bytes(), owner=alice)
         for slug in ("cats-vs-dogs", "dog-breeds", "cats-vs-dogs")
     ]
     for age, prediction in zip((3, 2, 1), made, strict=True):

@@ -6,8 +6,9 @@ import pytest
 from django.test import override_settings
 from django.utils import timezone
 
-from classifiers import services
 from classifiers.models import Prediction, PredictionStatus
+from classifiers.predictions import services as prediction_services
+from classifiers.predictions import worker as prediction_worker
 from tests.classifiers.api.conftest import upload
 from tests.conftest import jpeg_bytes
 
@@ -15,7 +16,9 @@ from tests.conftest import jpeg_bytes
 @pytest.fixture
 def two_waiting(demos, alice):
     return [
-        services.prediction_create(demo=demos["cats-vs-dogs"], data=jpeg_bytes(), owner=alice)
+        prediction_services.prediction_create(
+            demo=demos["cats-vs-dogs"], data=jpeg_bytes(), owner=alice
+        )
         for _ in range(2)
     ]
 
@@ -51,5 +54,5 @@ def test_it_does_not_count_uploads_a_broker_lost_long_ago(anon, two_waiting):
 @override_settings(QUEUE_MAX_DEPTH=2)
 def test_it_does_not_count_finished_predictions(anon, two_waiting):
     for prediction in two_waiting:
-        services.prediction_fail(prediction_id=prediction.id, reason="test")
+        prediction_worker.prediction_fail(prediction_id=prediction.id, reason="test")
     assert upload(anon).status_code == 202

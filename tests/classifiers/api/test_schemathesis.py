@@ -27,7 +27,8 @@ from hypothesis.errors import Unsatisfiable
 from rest_framework.authtoken.models import Token
 from schemathesis.checks import positive_data_acceptance
 
-from classifiers import services
+from classifiers.predictions import services as prediction_services
+from classifiers.predictions import worker as prediction_worker
 from tests.conftest import example_bytes, jpeg_bytes
 
 # Per operation, generation mode and identity: up to 40 requests per operation.
@@ -58,7 +59,7 @@ def wsgi_app():
 
 @pytest.fixture
 def no_broker(monkeypatch):
-    from classifiers import tasks
+    from classifiers.predictions import tasks
 
     sent = []
     monkeypatch.setattr(tasks.run_prediction, "delay", lambda *args: sent.append(args))
@@ -97,16 +98,18 @@ def _fuzz(strategy, *, positive: bool, headers: dict, statuses: Counter) -> int:
 @pytest.mark.django_db
 def test_it_answers_generated_requests_as_its_schema_says(demos, alice, wsgi_app, no_broker):
     key = Token.objects.create(user=alice).key
-    done = services.prediction_create(
+    done = prediction_services.prediction_create(
         demo=demos["cats-vs-dogs"], data=example_bytes("cat.jpg"), owner=alice
     )
-    services.prediction_claim(prediction_id=done.id)
+    prediction_worker.prediction_claim(prediction_id=done.id)
     done.refresh_from_db()
-    services.prediction_finish(
+    prediction_worker.prediction_finish(
         prediction=done,
         outcome={"status": "done", "label": "cat", "score": 0.9, "top": [], "details": {}},
     )
-    queued = services.prediction_create(demo=demos["dog-breeds"], data=jpeg_bytes(), owner=alice)
+    queued = prediction_services.prediction_create(
+        demo=demos["dog-breeds"], data=jpeg_bytes(), owner=alice
+    )
     known_ids = [str(done.id), str(queued.id)]
 
     schema = schemathesis.openapi.from_wsgi("/api/schema/?format=json", wsgi_app)

@@ -7,7 +7,7 @@ from PIL import Image
 
 from classifiers.catalog import CAT_CLASSES, DOG_CLASSES, imagenet_labels
 from classifiers.inference.explain import ExplainableClassifier, heatmap_png
-from classifiers.inference.pipelines import ImagenetSubsetPipeline
+from classifiers.inference.imagenet import ImagenetSubsetPipeline
 from tests.conftest import EXAMPLES
 
 LITE0_SPEC = {"size": 224, "preprocessing": "lite", "crop": 0.875, "resample": "bicubic"}

@@ -10,15 +10,13 @@ from classifiers.inference.faces import (
     FaceLookalikePipeline,
     FoundFace,
     Gallery,
-    clear_gallery_cache,
     face_crop_jpeg,
-    gallery_for,
     load_face_model,
     nearest_people,
     package_model_path,
     similarity,
 )
-from classifiers.inference.pipelines import PIPELINES
+from classifiers.inference.kinds import pipeline_class
 from tests.classifiers.faces_data import (
     NO_FACE_PHOTO,
     knn_photo,
@@ -68,7 +66,7 @@ def _unit(i: int) -> np.ndarray:
 
 
 def test_it_is_the_pipeline_of_the_face_lookalike_kind():
-    assert PIPELINES["face-lookalike"] is FaceLookalikePipeline
+    assert pipeline_class("face-lookalike") is FaceLookalikePipeline
 
 
 def test_it_answers_no_face_found_for_a_photo_without_a_face(model):
@@ -186,50 +184,3 @@ def test_it_crops_a_square_thumbnail_around_the_face():
         thumbnail = Image.open(io.BytesIO(face_crop_jpeg(buffer, box)))
         assert thumbnail.format == "JPEG"
         assert thumbnail.size == (96, 96)
-
-
-@pytest.fixture
-def lookalike(demos):
-    clear_gallery_cache()
-    yield demos["celebrity-lookalike"].promoted_version
-    clear_gallery_cache()
-
-
-def _enrol(version, name: str, vector: np.ndarray):
-    from classifiers.models import FaceEmbedding, Person, PersonPhoto
-
-    person, _ = Person.objects.get_or_create(name=name, defaults={"slug": name.lower()})
-    photo = PersonPhoto.objects.create(
-        person=person, image=f"gallery/{name}.jpg", image_sha256=f"{name}-{person.photos.count()}"
-    )
-    return FaceEmbedding.objects.create(
-        photo=photo, model_version=version, vector=vector.tolist(), bbox=[0, 0, 1, 1], faces=1
-    )
-
-
-def test_it_reads_the_gallery_again_once_it_changed(lookalike):
-    ada = _enrol(lookalike, "Ada", _unit(0))
-    first = gallery_for(lookalike)
-    assert first.people == ["Ada"]
-    assert first.photo_urls == [f"/gallery/photos/{ada.photo_id}/?crop=face"]
-    assert gallery_for(lookalike) is first  # unchanged: served from the cache
-
-    _enrol(lookalike, "Ben", _unit(1))
-    assert gallery_for(lookalike).people == ["Ada", "Ben"]
-
-    ada.photo.delete()
-    assert gallery_for(lookalike).people == ["Ben"]
-
-    from classifiers.models import Person
-
-    Person.objects.filter(name="Ben").update(name="Benjamin")  # no save(): bump by hand
-    Person.objects.filter(name="Benjamin").first().save()
-    assert gallery_for(lookalike).people == ["Benjamin"]
-
-
-def test_it_leaves_photos_without_a_face_out_of_the_gallery(lookalike):
-    from classifiers.models import FaceEmbedding
-
-    embedding = _enrol(lookalike, "Ada", _unit(0))
-    FaceEmbedding.objects.filter(pk=embedding.pk).update(vector=None)
-    assert len(gallery_for(lookalike)) == 0

@@ -1,0 +1,193 @@
+"""Writes for model versions: upload, promotion and rollback, evaluation
+sets, comparisons.
+
+An uploaded artifact is never trusted: the web process only stores it and
+records its sha256; everything that opens it runs in a worker
+(``worker.model_version_validate``), through its kind's ``validate`` hook.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import PurePosixPath
+
+from django.conf import settings
+from django.core.files.base import ContentFile, File
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.db.models import Max
+
+from classifiers.gallery.worker import gallery_missing
+from classifiers.inference.refusals import Refused
+from classifiers.inference.runtime import file_sha256
+from classifiers.models import (
+    Comparison,
+    Demo,
+    EvaluationSet,
+    ModelVersion,
+    ModelVersionStatus,
+    Promotion,
+)
+from classifiers.serving import pipeline_for
+from classifiers.versions import worker
+from classifiers.versions.archives import evaluation_label_counts
+from classifiers.versions.tasks import (
+    embed_gallery_and_promote,
+    run_comparison,
+    validate_model_version,
+)
+
+# -- upload -------------------------------------------------------------------
+
+
+def model_version_upload(
+    *,
+    demo: Demo,
+    artifact,
+    labels: list[str],
+    input_spec: dict,
+    name: str,
+    notes: str = "",
+    user=None,
+) -> ModelVersion:
+    """Store an uploaded artifact as the demo's next version and queue its validation.
+
+    Only what can be checked without opening the file is checked here; the
+    worker decides whether it is a usable model.
+    """
+    if artifact.size > settings.MODEL_UPLOAD_MAX_BYTES:
+        raise Refused(
+            f"The file is larger than {settings.MODEL_UPLOAD_MAX_BYTES // (1024 * 1024)} MB.",
+            status=413,
+        )
+    if not isinstance(labels, list) or not all(isinstance(x, str) and x for x in labels):
+        raise Refused("Labels must be a JSON list of non-empty strings, one per output.")
+    demo.pipeline_class.check_spec(input_spec)
+    sha256 = file_sha256(artifact)
+    suffix = PurePosixPath(artifact.name).suffix.lower()[:10] or ".bin"
+    stored_name = f"model_versions/{sha256}{suffix}"
+    with transaction.atomic():
+        Demo.objects.select_for_update().get(pk=demo.pk)  # numbers are handed out one at a time
+        number = (demo.versions.aggregate(n=Max("number"))["n"] or 0) + 1
+        version = ModelVersion(
+            demo=demo,
+            number=number,
+            name=name or f"Uploaded v{number}",
+            sha256=sha256,
+            labels=labels,
+            input_spec=input_spec,
+            notes=notes,
+            created_by=user if user is not None and user.is_authenticated else None,
+            status=ModelVersionStatus.UPLOADED,
+        )
+        version.artifact.name = store_artifact(stored_name, artifact)
+        version.save()
+        transaction.on_commit(lambda: validate_model_version.delay(version.pk))
+    return version
+
+
+def store_artifact(stored_name: str, file) -> str:
+    """Content-addressed and never rewritten: the sha256 always matches the file,
+    and versions (or demos) sharing a network share one stored file."""
+    if default_storage.exists(stored_name):
+        return stored_name
+    file.seek(0)
+    return default_storage.save(stored_name, File(file))
+
+
+def labels_from_json(data: bytes) -> list[str]:
+    try:
+        labels = json.loads(data)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise Refused("The labels file is not valid JSON.") from exc
+    if not isinstance(labels, list):
+        raise Refused("The labels file must hold a JSON list, one label per output.")
+    return labels
+
+
+# -- promotion ------------------------------------------------------------------
+
+
+def model_version_promote(
+    *,
+    version: ModelVersion,
+    actor=None,
+    reason: str = "",
+    action: str = Promotion.Action.PROMOTE,
+) -> Promotion | None:
+    """Serve ``version``: now, or, for a kind that answers from a gallery not
+    yet embedded with this network, once a worker has embedded it.
+
+    Every caller (the versions pages, the admin, commands, rollback) comes
+    through here, so no path serves a version that cannot answer. Returns
+    the audit row, or None when the switch waits for the worker.
+    """
+    if version.status != ModelVersionStatus.READY:
+        raise Refused(f"Version {version.number} is {version.status}, not ready.")
+    if version.demo.promoted_version_id == version.pk:
+        raise Refused(f"Version {version.number} is already served.")
+    if version.demo.pipeline_class.uses_gallery and gallery_missing(version=version):
+        actor_id = actor.pk if actor is not None and actor.is_authenticated else None
+        transaction.on_commit(
+            lambda: embed_gallery_and_promote.delay(version.pk, actor_id, reason, action)
+        )
+        return None
+    return worker.promotion_apply(version=version, actor=actor, reason=reason, action=action)
+
+
+def model_version_rollback(*, demo: Demo, actor=None, reason: str = "") -> Promotion | None:
+    """Serve again the version served before the current one."""
+    # Read what is served now, not what the caller's object remembers.
+    current = Demo.objects.get(pk=demo.pk)
+    # The promotion that put the served version in place: undoing a rollback
+    # is not a rollback, so a second one goes further back, never forward
+    # to the version just rolled back from (selectors.demo_rollback_target).
+    last = current.promotions.filter(
+        to_version=current.promoted_version_id, action=Promotion.Action.PROMOTE
+    ).first()
+    if last is None or last.from_version is None:
+        raise Refused("There is no earlier version to roll back to.")
+    return model_version_promote(
+        version=last.from_version,
+        actor=actor,
+        reason=reason or "rollback",
+        action=Promotion.Action.ROLLBACK,
+    )
+
+
+# -- evaluation sets ----------------------------------------------------------------
+
+
+def evaluation_set_create(*, demo: Demo, archive, name: str, user=None) -> EvaluationSet:
+    """Check a zip of labelled photos (one folder per answer) and store it."""
+    served = demo.promoted_version
+    if served is not None:
+        accepts = pipeline_for(demo, served, with_gallery=False).accepts_label
+    else:
+        accepts = lambda label: True  # noqa: E731  (nothing served: nothing to check against)
+    labels = evaluation_label_counts(archive, accepts_label=accepts, title=demo.title)
+    sha256 = file_sha256(archive)
+    evaluation_set = EvaluationSet(
+        demo=demo, name=name or archive.name, sha256=sha256, label_counts=labels, uploaded_by=user
+    )
+    archive.seek(0)
+    evaluation_set.archive.save(f"{sha256}.zip", ContentFile(archive.read()), save=False)
+    evaluation_set.save()
+    return evaluation_set
+
+
+# -- comparisons ----------------------------------------------------------------------
+
+
+def comparison_create(*, candidate: ModelVersion, user=None, sample_size: int = 50) -> Comparison:
+    baseline = candidate.demo.promoted_version
+    if baseline is None or baseline.pk == candidate.pk:
+        raise Refused("Compare a candidate against a different, served version.")
+    if candidate.status != ModelVersionStatus.READY:
+        raise Refused(f"Version {candidate.number} is {candidate.status}, not ready.")
+    with transaction.atomic():
+        comparison = Comparison.objects.create(
+            candidate=candidate, baseline=baseline, requested_by=user, sample_size=sample_size
+        )
+        transaction.on_commit(lambda: run_comparison.delay(comparison.pk))
+    return comparison

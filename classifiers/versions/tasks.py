@@ -1,0 +1,64 @@
+"""Celery tasks for model versions: take ids, call the worker half.
+
+Task names are fixed (``name=``), so messages queued before a code move are
+still understood. Every task acks late and is re-queued if its worker dies;
+its claim (in ``worker``) makes a second delivery harmless.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+from celery.exceptions import SoftTimeLimitExceeded
+
+from classifiers.versions import worker
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task(
+    name="classifiers.validate_model_version",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    soft_time_limit=worker.VALIDATION_TIME_LIMIT - 200,
+    time_limit=worker.VALIDATION_TIME_LIMIT,
+)
+def validate_model_version(version_id: int) -> None:
+    """Open, check and measure an uploaded version, away from the web process."""
+    worker.model_version_validate(version_id=version_id)
+
+
+@shared_task(
+    name="classifiers.embed_gallery_and_promote",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    soft_time_limit=worker.EMBED_TIME_LIMIT - 200,
+    time_limit=worker.EMBED_TIME_LIMIT,
+)
+def embed_gallery_and_promote(
+    version_id: int, actor_id: int | None, reason: str, action: str = "promote"
+) -> None:
+    worker.gallery_embed_then_promote(
+        version_id=version_id, actor_id=actor_id, reason=reason, action=action
+    )
+
+
+@shared_task(
+    name="classifiers.run_comparison",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    soft_time_limit=worker.COMPARISON_TIME_LIMIT - 200,
+    time_limit=worker.COMPARISON_TIME_LIMIT,
+)
+def run_comparison(comparison_id: int) -> None:
+    try:
+        worker.comparison_run(comparison_id=comparison_id)
+    except SoftTimeLimitExceeded:
+        worker.comparison_fail(comparison_id=comparison_id, reason="The comparison took too long.")
+    except Exception:
+        logger.exception("comparison %s failed", comparison_id)
+        worker.comparison_fail(
+            comparison_id=comparison_id,
+            reason="The comparison failed with an unexpected error (logged).",
+        )

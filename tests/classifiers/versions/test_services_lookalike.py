@@ -1,0 +1,60 @@
+"""Promoting a new face-embedding model re-embeds the gallery before switching."""
+
+import pytest
+
+from classifiers.gallery import services as gallery_services
+from classifiers.gallery.selectors import clear_gallery_cache
+from classifiers.models import FaceEmbedding, ModelVersion
+from classifiers.versions import services as version_services
+from classifiers.versions import worker as version_worker
+from tests.classifiers.faces_data import NO_FACE_PHOTO
+
+
+@pytest.fixture
+def lookalike(demos):
+    clear_gallery_cache()
+    yield demos["celebrity-lookalike"]
+    clear_gallery_cache()
+
+
+def _second_version(served: ModelVersion) -> ModelVersion:
+    fields = {f.name: getattr(served, f.name) for f in ModelVersion._meta.fields if f.name != "id"}
+    return ModelVersion.objects.create(**{**fields, "number": served.number + 1})
+
+
+def test_promotion_waits_for_the_gallery_to_be_embedded_by_the_new_model(
+    lookalike, staff, django_capture_on_commit_callbacks
+):
+    served = lookalike.promoted_version
+    person = gallery_services.person_get_or_create(name="Ada Lovelace")[0]
+    gallery_services.person_photo_add(
+        person=person, data=NO_FACE_PHOTO.read_bytes(), embed_now=True
+    )
+    candidate = _second_version(served)
+
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        promotion = version_services.model_version_promote(
+            version=candidate, actor=staff, reason="new embedding"
+        )
+    assert promotion is None  # nothing switched yet: the gallery is not embedded
+    assert len(callbacks) == 1
+    lookalike.refresh_from_db()
+    assert lookalike.promoted_version == served
+
+    # What the queued worker task does:
+    version_worker.gallery_embed_then_promote(
+        version_id=candidate.pk, actor_id=staff.pk, reason="new embedding"
+    )
+    lookalike.refresh_from_db()
+    assert lookalike.promoted_version == candidate
+    assert FaceEmbedding.objects.filter(model_version=candidate).count() == 1
+    last = lookalike.promotions.first()
+    assert (last.from_version, last.to_version, last.actor) == (served, candidate, staff)
+
+
+def test_a_version_whose_gallery_is_embedded_is_promoted_at_once(lookalike, staff):
+    candidate = _second_version(lookalike.promoted_version)  # the gallery is empty
+    promotion = version_services.model_version_promote(version=candidate, actor=staff)
+    assert promotion is not None
+    lookalike.refresh_from_db()
+    assert lookalike.promoted_version == candidate

@@ -1,0 +1,331 @@
+"""The public version history and the staff pages that upload, promote and roll back."""
+
+import json
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from classifiers.models import (
+    Comparison,
+    ModelVersion,
+    ModelVersionStatus,
+    Promotion,
+)
+from classifiers.versions import services as version_services
+from classifiers.versions import worker as version_worker
+
+SPEC = {"size": 224, "preprocessing": "lite", "crop": 0.875, "resample": "bicubic"}
+
+
+@pytest.fixture
+def demo(demos):
+    """cats-vs-dogs as set up: v1-v4 ready, v3 served."""
+    return demos["cats-vs-dogs"]
+
+
+def _copy_version(version, **changes) -> ModelVersion:
+    fields = {f.name: getattr(version, f.name) for f in ModelVersion._meta.fields if f.name != "id"}
+    fields["number"] = version.demo.versions.order_by("-number").first().number + 1
+    fields.update(changes)
+    return ModelVersion.objects.create(**fields)
+
+
+def _version(demo, number: int) -> ModelVersion:
+    return demo.versions.get(number=number)
+
+
+def _upload_form(**changes) -> dict:
+    form = {
+        "artifact": SimpleUploadedFile("lite0-retrained.keras", b"PK\x03\x04 stored, not opened"),
+        "labels": SimpleUploadedFile("labels.json", json.dumps(["cat", "dog"] * 500).encode()),
+        "input_spec": json.dumps(SPEC),
+        "name": "Lite0 retrained",
+        "notes": "Fine-tuned on more cats.",
+    }
+    form.update(changes)
+    return {k: v for k, v in form.items() if v is not None}
+
+
+def _staff_urls(demo) -> list[tuple[str, str]]:
+    comparison = Comparison.objects.create(
+        candidate=_version(demo, 1), baseline=demo.promoted_version
+    )
+    base = f"/demos/{demo.slug}"
+    return [
+        ("get", f"{base}/versions/new/"),
+        ("post", f"{base}/versions/new/"),
+        ("get", f"{base}/versions/1/"),
+        ("post", f"{base}/versions/1/promote/"),
+        ("post", f"{base}/versions/3/rollback/"),
+        ("post", f"{base}/versions/1/compare/"),
+        ("get", f"{base}/comparisons/{comparison.pk}/"),
+        ("get", f"{base}/evaluation-sets/"),
+        ("post", f"{base}/evaluation-sets/"),
+    ]
+
+
+# -- the public history ----------------------------------------------------------
+
+
+def test_it_shows_every_version_with_its_figures_to_anyone(client, demo):
+    response = client.get("/demos/cats-vs-dogs/versions/")
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "Model card" in html
+    for name in ("EfficientNet-Lite0", "EfficientNet-Lite1", "EfficientNet-Lite2", "Ensemble"):
+        assert name in html
+    assert '<tr class="served">' in html  # v3, the served one
+    assert "<td>97%</td>" in html  # v1's accuracy, 0.9697
+    assert "<th>Latency p50</th>" in html
+    assert "/versions/1/" not in html  # staff pages are not linked for the public
+
+
+def test_it_shows_the_audit_trail(client, demo, staff):
+    version_services.model_version_promote(
+        version=_version(demo, 1), actor=staff, reason="cheaper to run"
+    )
+    html = client.get("/demos/cats-vs-dogs/versions/").content.decode()
+    audit = html[html.index('id="audit"') :]
+    assert "nothing → v3" in audit
+    assert "shipped default at set-up" in audit
+    assert "v3 → v1" in audit
+    assert "cheaper to run" in audit
+    assert "<td>staff</td>" in audit
+    assert audit.index("v3 → v1") < audit.index("nothing → v3")  # newest first
+
+
+def test_it_says_invalid_to_the_public_and_why_to_staff(client, demo, staff):
+    _copy_version(
+        demo.promoted_version,
+        status=ModelVersionStatus.INVALID,
+        status_reason="The model produced NaN or infinite outputs on an example.",
+    )
+    html = client.get("/demos/cats-vs-dogs/versions/").content.decode()
+    assert "invalid</span>" in html
+    assert "NaN" not in html
+    client.force_login(staff)
+    html = client.get("/demos/cats-vs-dogs/versions/").content.decode()
+    assert "The model produced NaN or infinite outputs on an example." in html
+    assert 'href="/demos/cats-vs-dogs/versions/5/"' in html
+
+
+def test_it_is_linked_from_the_demo_page_and_the_gallery(client, demo):
+    link = 'href="/demos/cats-vs-dogs/versions/"'
+    assert link in client.get("/demos/cats-vs-dogs/").content.decode()
+    assert link in client.get("/").content.decode()
+
+
+def test_it_404s_for_an_unknown_demo(client, demos):
+    assert client.get("/demos/no-such-demo/versions/").status_code == 404
+
+
+# -- who may use the staff pages ----------------------------------------------------
+
+
+def test_it_forbids_the_staff_pages_to_other_users(client, demo, alice):
+    client.force_login(alice)
+    for method, url in _staff_urls(demo):
+        response = getattr(client, method)(url, {"why": "curious"} if method == "post" else None)
+        assert response.status_code == 403, url
+    demo.refresh_from_db()
+    assert demo.promoted_version.number == 3
+    assert demo.versions.count() == 4
+
+
+def test_it_sends_anonymous_visitors_to_log_in(client, demo):
+    for method, url in _staff_urls(demo):
+        response = getattr(client, method)(url)
+        assert response.status_code == 302, url
+        assert response["Location"] == f"/accounts/login/?next={url}"
+
+
+# -- upload ------------------------------------------------------------------------
+
+
+def test_it_prefills_the_input_spec_from_the_served_version(client, demo, staff):
+    client.force_login(staff)
+    response = client.get("/demos/cats-vs-dogs/versions/new/")
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "&quot;size&quot;: 260" in html  # v3, Lite2, takes 260x260
+    assert "Prefilled from the served v3." in html
+
+
+def test_it_stores_an_upload_and_queues_its_validation(
+    client, demo, staff, django_capture_on_commit_callbacks
+):
+    client.force_login(staff)
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        response = client.post("/demos/cats-vs-dogs/versions/new/", _upload_form())
+    assert response.status_code == 302
+    assert response["Location"] == "/demos/cats-vs-dogs/versions/5/"
+    assert len(callbacks) == 1  # the validation task, sent after commit
+    version = _version(demo, 5)
+    assert (version.status, version.name, version.created_by) == (
+        "uploaded",
+        "Lite0 retrained",
+        staff,
+    )
+    assert version.input_spec == SPEC
+    demo.refresh_from_db()
+    assert demo.promoted_version.number == 3  # nothing served changes
+
+    html = client.get(response["Location"]).content.decode()
+    assert "Status: uploaded" in html
+    assert '<meta http-equiv="refresh" content="3">' in html
+    assert version.sha256 in html
+    assert "Promote v5" not in html
+
+
+def test_it_reuses_the_served_labels_when_none_are_uploaded(client, demo, staff):
+    client.force_login(staff)
+    response = client.post("/demos/cats-vs-dogs/versions/new/", _upload_form(labels=None))
+    assert response.status_code == 302
+    assert _version(demo, 5).labels == demo.promoted_version.labels
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"input_spec": json.dumps({**SPEC, "size": 5})}, "between 32 and 1024"),
+        ({"input_spec": "{size: 224"}, "The input spec is not valid JSON"),
+        ({"labels": SimpleUploadedFile("l.json", b"[oops")}, "The labels file is not valid JSON"),
+        ({"labels": SimpleUploadedFile("l.json", b"[1, 2]")}, "Labels must be a JSON list"),
+        ({"artifact": None}, "This field is required."),
+    ],
+)
+def test_it_shows_why_an_upload_is_refused_and_stores_nothing(
+    client, demo, staff, changes, message
+):
+    client.force_login(staff)
+    response = client.post("/demos/cats-vs-dogs/versions/new/", _upload_form(**changes))
+    assert response.status_code == 400
+    assert message in response.content.decode()
+    assert demo.versions.count() == 4
+
+
+def test_it_shows_the_verdict_of_the_validation(client, demo, staff):
+    client.force_login(staff)
+    response = client.post(
+        "/demos/cats-vs-dogs/versions/new/",
+        _upload_form(artifact=SimpleUploadedFile("old.h5", b"\x89HDF\r\n\x1a\n")),
+    )
+    version_worker.model_version_validate(version_id=_version(demo, 5).pk)  # the worker
+
+    html = client.get(response["Location"]).content.decode()
+    assert "Status: invalid" in html
+    assert "Only .keras files are accepted for this demo" in html
+    assert "http-equiv" not in html  # no more refreshing
+    assert "Promote v5" not in html
+    assert "Only a ready version can be compared and promoted." in html
+
+
+def test_it_404s_for_an_unknown_version(client, demo, staff):
+    client.force_login(staff)
+    assert client.get("/demos/cats-vs-dogs/versions/99/").status_code == 404
+
+
+# -- promote and roll back ----------------------------------------------------------
+
+
+def test_it_promotes_a_ready_version_and_logs_who_and_why(client, demo, staff):
+    candidate = _copy_version(_version(demo, 1))
+    client.force_login(staff)
+    html = client.get("/demos/cats-vs-dogs/versions/5/").content.decode()
+    assert "Promote v5" in html
+    assert "Replaces the served v3" in html
+
+    response = client.post("/demos/cats-vs-dogs/versions/5/promote/", {"why": "twice as fast"})
+    assert response.status_code == 302
+    demo.refresh_from_db()
+    assert demo.promoted_version == candidate
+    promotion = Promotion.objects.filter(demo=demo).first()
+    assert (promotion.action, promotion.from_version.number, promotion.to_version) == (
+        "promote",
+        3,
+        candidate,
+    )
+    assert (promotion.actor, promotion.reason) == (staff, "twice as fast")
+
+    html = client.get(response["Location"]).content.decode()
+    assert "v5 is now served." in html
+    assert "Roll back to v3" in html
+    assert "Serving model v5" in client.get("/demos/cats-vs-dogs/").content.decode()
+
+
+def test_it_needs_a_reason_to_promote(client, demo, staff):
+    _copy_version(_version(demo, 1))
+    client.force_login(staff)
+    response = client.post("/demos/cats-vs-dogs/versions/5/promote/", {"why": ""})
+    assert response.status_code == 400
+    assert "Say why: it is kept in the audit trail." in response.content.decode()
+    demo.refresh_from_db()
+    assert demo.promoted_version.number == 3
+
+
+def test_it_refuses_to_promote_an_invalid_version(client, demo, staff):
+    _copy_version(demo.promoted_version, status=ModelVersionStatus.INVALID, status_reason="NaN")
+    client.force_login(staff)
+    html = client.get("/demos/cats-vs-dogs/versions/5/").content.decode()
+    assert "Promote v5" not in html
+
+    response = client.post("/demos/cats-vs-dogs/versions/5/promote/", {"why": "yolo"})
+    assert response.status_code == 400
+    assert "Not promoted: Version 5 is invalid, not ready." in response.content.decode()
+    demo.refresh_from_db()
+    assert demo.promoted_version.number == 3
+    assert Promotion.objects.filter(demo=demo).count() == 1  # set-up's only
+
+
+def test_it_rolls_back_to_the_version_served_before(client, demo, staff):
+    candidate = _copy_version(_version(demo, 1))
+    version_services.model_version_promote(version=candidate, actor=staff, reason="faster")
+    client.force_login(staff)
+
+    response = client.post("/demos/cats-vs-dogs/versions/5/rollback/", {"why": "misses cats"})
+    assert response.status_code == 302
+    assert response["Location"] == "/demos/cats-vs-dogs/versions/3/"
+    demo.refresh_from_db()
+    assert demo.promoted_version.number == 3
+    rollback = Promotion.objects.filter(demo=demo).first()
+    assert (rollback.action, rollback.from_version, rollback.to_version.number) == (
+        "rollback",
+        candidate,
+        3,
+    )
+    assert (rollback.actor, rollback.reason) == (staff, "misses cats")
+    assert "Rolled back: v3 is served again." in client.get(response["Location"]).content.decode()
+    audit = client.get("/demos/cats-vs-dogs/versions/").content.decode()
+    assert "<td>rollback</td>" in audit
+    assert "v5 → v3" in audit
+
+
+def test_a_second_click_on_roll_back_changes_nothing(client, demo, staff):
+    candidate = _copy_version(_version(demo, 1))
+    version_services.model_version_promote(version=candidate, actor=staff, reason="faster")
+    client.force_login(staff)
+    client.post("/demos/cats-vs-dogs/versions/5/rollback/", {"why": "misses cats"})
+
+    response = client.post("/demos/cats-vs-dogs/versions/5/rollback/", {"why": "misses cats"})
+    assert response.status_code == 400
+    assert "v5 is not the served version; nothing changed." in response.content.decode()
+    demo.refresh_from_db()
+    assert demo.promoted_version.number == 3
+    assert Promotion.objects.filter(demo=demo).count() == 3
+
+
+def test_a_rollback_after_a_rollback_goes_further_back(client, demo, staff):
+    version_services.model_version_promote(version=_version(demo, 1), actor=staff, reason="cheaper")
+    version_services.model_version_promote(version=_version(demo, 2), actor=staff, reason="better")
+    client.force_login(staff)
+    client.post("/demos/cats-vs-dogs/versions/2/rollback/", {"why": "worse on cats"})
+    demo.refresh_from_db()
+    assert demo.promoted_version.number == 1
+
+    html = client.get("/demos/cats-vs-dogs/versions/1/").content.decode()
+    assert "Roll back to v3" in html  # the one before v1, not v2 again
+    client.post("/demos/cats-vs-dogs/versions/1/rollback/", {"why": "slow"})
+    demo.refresh_from_db()
+    assert demo.promoted_version.number == 3
+    html = client.get("/demos/cats-vs-dogs/versions/3/").content.decode()
+    assert "there is no earlier one to roll back to" in html

@@ -1,0 +1,189 @@
+"""Uploading and validating model versions (the worker side runs in-process here)."""
+
+import json
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from classifiers.inference.refusals import Refused
+from classifiers.models import ModelVersion, ModelVersionStatus
+from classifiers.versions import services as version_services
+from classifiers.versions import worker as version_worker
+from tests.classifiers import model_files
+
+
+def _upload(demo, path, labels=None, spec=None):
+    artifact = SimpleUploadedFile(path.name, path.read_bytes())
+    return version_services.model_version_upload(
+        demo=demo,
+        artifact=artifact,
+        labels=labels or model_files.LABELS,
+        input_spec=spec or model_files.SPEC,
+        name=path.stem,
+    )
+
+
+def _validated(version):
+    version_worker.model_version_validate(version_id=version.pk)
+    version.refresh_from_db()
+    return version
+
+
+@pytest.fixture
+def demo(demos):
+    return demos["cats-vs-dogs"]
+
+
+def test_it_stores_an_upload_as_the_next_version_and_queues_validation(
+    demo, tmp_path, django_capture_on_commit_callbacks
+):
+    path = model_files.valid(tmp_path / "small.keras")
+    served = demo.promoted_version
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        version = _upload(demo, path)
+    assert len(callbacks) == 1
+    assert version.status == ModelVersionStatus.UPLOADED
+    assert version.number == demo.versions.count()
+    import hashlib
+
+    assert version.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
+    with version.artifact.open("rb") as f:
+        assert f.read() == path.read_bytes()
+    demo.refresh_from_db()
+    assert demo.promoted_version == served
+
+
+def test_a_valid_version_becomes_ready_with_figures(demo, tmp_path):
+    version = _validated(_upload(demo, model_files.valid(tmp_path / "small.keras")))
+    assert version.status == ModelVersionStatus.READY, version.status_reason
+    assert version.metrics["latency_p50_ms"] > 0
+    assert "Loads safely" in version.status_reason
+    assert version.validated_at is not None
+
+
+@pytest.mark.parametrize(
+    "build, filename, reason",
+    [
+        (model_files.with_lambda, "lambda.keras", "contains code (a Lambda layer"),
+        (model_files.h5, "model.h5", "Only .keras files are accepted"),
+        (model_files.corrupt, "broken.keras", "not a valid .keras archive"),
+        (model_files.wrong_output_size, "ten.keras", "output (None, 10) but 1000 labels"),
+        (model_files.outputs_nan, "nan.keras", "NaN or infinite outputs"),
+    ],
+)
+def test_a_bad_version_ends_invalid_with_its_reason_and_the_served_one_stays(
+    demo, tmp_path, build, filename, reason
+):
+    served = demo.promoted_version
+    version = _validated(_upload(demo, build(tmp_path / filename)))
+    assert version.status == ModelVersionStatus.INVALID
+    assert reason in version.status_reason
+    demo.refresh_from_db()
+    assert demo.promoted_version == served
+    with pytest.raises(Refused, match="not ready"):
+        version_services.model_version_promote(version=version)
+
+
+def test_the_code_in_a_refused_model_never_runs(demo, tmp_path):
+    marker = tmp_path / "code-ran"
+    path = model_files.with_code_that_leaves_a_mark(tmp_path / "evil.keras", marker)
+    version = _validated(_upload(demo, path))
+    assert version.status == ModelVersionStatus.INVALID
+    assert not marker.exists()
+
+    # The same file opened unsafely does run its code: the check above means something.
+    import keras
+
+    keras.config.enable_unsafe_deserialization()
+    try:
+        keras.saving.load_model(path, safe_mode=False)
+    finally:
+        keras.config.disable_unsafe_deserialization() if hasattr(
+            keras.config, "disable_unsafe_deserialization"
+        ) else None
+    assert marker.read_text() == "ran"
+
+
+def test_input_size_must_match_the_spec(demo, tmp_path):
+    spec = {**model_files.SPEC, "size": 64}
+    version = _validated(_upload(demo, model_files.valid(tmp_path / "s.keras"), spec=spec))
+    assert version.status == ModelVersionStatus.INVALID
+    assert "the spec says (None, 64, 64, 3)" in version.status_reason
+
+
+def test_validation_runs_once_even_if_the_task_is_delivered_twice(demo, tmp_path):
+    version = _upload(demo, model_files.valid(tmp_path / "small.keras"))
+    assert version_worker.model_version_validate(version_id=version.pk) is not None
+    assert version_worker.model_version_validate(version_id=version.pk) is None
+
+
+@pytest.mark.parametrize(
+    "labels, spec, message",
+    [
+        ("not a list", None, "Labels must be a JSON list"),
+        (model_files.LABELS, {"size": 32, "preprocessing": "magic"}, "Input spec"),
+    ],
+)
+def test_it_refuses_bad_labels_or_spec_before_storing(demo, tmp_path, labels, spec, message):
+    before = ModelVersion.objects.count()
+    with pytest.raises(Refused, match=message):
+        _upload(demo, model_files.valid(tmp_path / "m.keras"), labels=labels, spec=spec)
+    assert ModelVersion.objects.count() == before
+
+
+def test_it_refuses_a_file_over_the_size_cap(demo, tmp_path, settings):
+    settings.MODEL_UPLOAD_MAX_BYTES = 100
+    with pytest.raises(Refused, match="larger than"):
+        _upload(demo, model_files.valid(tmp_path / "m.keras"))
+
+
+def test_labels_file_must_be_a_json_list():
+    assert version_services.labels_from_json(json.dumps(["a", "b"]).encode()) == ["a", "b"]
+    with pytest.raises(Refused, match="not valid JSON"):
+        version_services.labels_from_json(b"{oops")
+
+
+def test_promote_then_rollback_writes_audit_rows(demo, tmp_path, staff):
+    served = demo.promoted_version
+    version = _validated(_upload(demo, model_files.valid(tmp_path / "small.keras")))
+    promotion = version_services.model_version_promote(
+        version=version, actor=staff, reason="faster"
+    )
+    assert (promotion.from_version, promotion.to_version, promotion.actor) == (
+        served,
+        version,
+        staff,
+    )
+    rollback = version_services.model_version_rollback(demo=demo, actor=staff, reason="worse")
+    demo.refresh_from_db()
+    assert demo.promoted_version == served
+    assert (rollback.action, rollback.from_version, rollback.to_version, rollback.reason) == (
+        "rollback",
+        version,
+        served,
+        "worse",
+    )
+
+
+def test_a_version_stuck_validating_after_a_lost_worker_is_validated_again(demo, tmp_path):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    version = _upload(demo, model_files.valid(tmp_path / "small.keras"))
+    ModelVersion.objects.filter(pk=version.pk).update(
+        status=ModelVersionStatus.VALIDATING, created_at=timezone.now() - timedelta(hours=2)
+    )
+    assert _validated(version).status == ModelVersionStatus.READY
+
+
+def test_a_version_validating_right_now_is_not_claimed_twice(demo, tmp_path):
+    version = _upload(demo, model_files.valid(tmp_path / "small.keras"))
+    ModelVersion.objects.filter(pk=version.pk).update(status=ModelVersionStatus.VALIDATING)
+    assert version_worker.model_version_validate(version_id=version.pk) is None
+
+
+def test_promoting_the_served_version_is_refused(demo):
+    with pytest.raises(Refused, match="already served"):
+        version_services.model_version_promote(version=demo.promoted_version)
+    assert demo.promotions.count() == 1

@@ -17,7 +17,7 @@ from PIL import Image
 
 from classifiers.catalog import imagenet_labels
 from classifiers.inference import evaluation
-from classifiers.inference.pipelines import ImagenetSubsetPipeline
+from classifiers.inference.imagenet import ImagenetSubsetPipeline
 
 CAT, DOG = slice(281, 286), slice(151, 269)
 POODLES = (265, 266, 267)  # the pets README: "poodle" may be any of the three

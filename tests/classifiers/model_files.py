@@ -52,6 +52,18 @@ def with_code_that_leaves_a_mark(path: Path, marker: Path) -> Path:
     return path
 
 
+def without_convolutions(path: Path) -> Path:
+    """input -> pooling -> dense: valid, but with no feature map to explain."""
+    import keras
+    from keras import layers
+
+    inputs = keras.Input((SIZE, SIZE, 3))
+    x = layers.GlobalAveragePooling2D()(inputs)
+    model = keras.Model(inputs, layers.Dense(1000, activation="softmax")(x))
+    model.save(path)
+    return path
+
+
 def wrong_output_size(path: Path) -> Path:
     _base(outputs=10).save(path)
     return path

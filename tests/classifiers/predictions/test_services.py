@@ -145,3 +145,21 @@ def test_warm_up_loads_each_promoted_model_once(demos):
     loaded = dict(runtime._models)
     prediction_worker.models_warm_up()
     assert all(runtime._models[key] is model for key, model in loaded.items())
+
+
+def test_every_upload_path_obeys_the_queue_guard(cats_vs_dogs, alice, settings):
+    """The guard lives in prediction_create, so a re-run cannot skip it."""
+    done = prediction_services.prediction_create(demo=cats_vs_dogs, data=jpeg_bytes(), owner=alice)
+    Prediction.objects.filter(pk=done.pk).update(status=PredictionStatus.DONE)
+    settings.QUEUE_MAX_DEPTH = 0
+    for upload in (
+        lambda: prediction_services.prediction_create(demo=cats_vs_dogs, data=jpeg_bytes()),
+        lambda: prediction_services.prediction_rerun(prediction=done, owner=alice),
+    ):
+        with pytest.raises(prediction_services.QueueFull, match="busy") as refused:
+            upload()
+        assert (refused.value.status, refused.value.retry_after) == (
+            503,
+            settings.QUEUE_RETRY_AFTER,
+        )
+    assert Prediction.objects.count() == 1

@@ -221,3 +221,16 @@ def test_it_lists_this_browsers_recent_predictions(client, demos):
     assert f'href="/predictions/{prediction.id}/"' in response.content.decode()
     # Another browser does not see them.
     assert f"/predictions/{prediction.id}/" not in Client().get(URL).content.decode()
+
+
+def test_a_bug_in_the_service_is_a_server_error_not_a_form_message(demos, monkeypatch):
+    """Only a Refused is the user's fault; a ValueError from a bug is a 500."""
+
+    def broken(**kwargs):
+        raise ValueError("a bug, with internals: /srv/secret/path")
+
+    monkeypatch.setattr("classifiers.predictions.services.prediction_create", broken)
+    client = Client(raise_request_exception=False)
+    response = client.post(URL, {"image": _photo()})
+    assert response.status_code == 500
+    assert "/srv/secret/path" not in response.content.decode()

@@ -58,3 +58,50 @@ def test_a_version_whose_gallery_is_embedded_is_promoted_at_once(lookalike, staf
     assert promotion is not None
     lookalike.refresh_from_db()
     assert lookalike.promoted_version == candidate
+
+
+def test_promoting_a_look_alike_version_in_the_admin_embeds_the_gallery_first(
+    client, lookalike, staff, django_capture_on_commit_callbacks
+):
+    """The admin's action once switched at once, serving a gallery with no
+    embeddings for the new network; it now goes through the same service."""
+    served = lookalike.promoted_version
+    person = gallery_services.person_get_or_create(name="Ada Lovelace")[0]
+    gallery_services.person_photo_add(
+        person=person, data=NO_FACE_PHOTO.read_bytes(), embed_now=True
+    )
+    candidate = _second_version(served)
+    client.force_login(staff)
+
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        response = client.post(
+            "/admin/classifiers/modelversion/",
+            {"action": "promote", "_selected_action": [candidate.pk]},
+            follow=True,
+        )
+
+    assert "the gallery is being embedded with it" in response.content.decode()
+    lookalike.refresh_from_db()
+    assert lookalike.promoted_version == served
+    assert len(callbacks) == 1  # the worker task that embeds, then switches
+    assert not FaceEmbedding.objects.filter(model_version=candidate).exists()
+
+
+def test_a_look_alike_rollback_also_waits_for_the_gallery(
+    lookalike, staff, django_capture_on_commit_callbacks
+):
+    first = lookalike.promoted_version
+    candidate = _second_version(first)
+    version_services.model_version_promote(version=candidate, actor=staff)  # empty gallery
+    person = gallery_services.person_get_or_create(name="Ada Lovelace")[0]
+    photo = gallery_services.person_photo_add(
+        person=person, data=NO_FACE_PHOTO.read_bytes(), embed_now=True
+    ).photo
+    # Embedded for the served candidate only: the earlier network has not seen it.
+    assert list(photo.embeddings.values_list("model_version", flat=True)) == [candidate.pk]
+
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        assert version_services.model_version_rollback(demo=lookalike, actor=staff) is None
+    lookalike.refresh_from_db()
+    assert lookalike.promoted_version == candidate
+    assert len(callbacks) == 1

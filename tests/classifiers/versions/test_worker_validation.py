@@ -53,6 +53,26 @@ def test_it_stores_an_upload_as_the_next_version_and_queues_validation(
     assert demo.promoted_version == served
 
 
+def test_a_valid_model_without_convolutions_is_ready_and_answers_without_a_heatmap(
+    demo, tmp_path, staff
+):
+    """Grad-CAM has no feature map to explain here: an explanation is
+    optional, never a reason to refuse the model."""
+    from classifiers.predictions import services as prediction_services
+    from classifiers.predictions import worker as prediction_worker
+    from tests.conftest import example_bytes
+
+    version = _validated(_upload(demo, model_files.without_convolutions(tmp_path / "flat.keras")))
+    assert version.status == ModelVersionStatus.READY, version.status_reason
+
+    version_services.model_version_promote(version=version, actor=staff, reason="test")
+    prediction = prediction_services.prediction_create(demo=demo, data=example_bytes("cat.jpg"))
+    prediction_worker.prediction_run(prediction_id=prediction.id)
+    prediction.refresh_from_db()
+    assert prediction.status in ("done", "rejected"), prediction.error
+    assert not prediction.heatmap
+
+
 def test_a_valid_version_becomes_ready_with_figures(demo, tmp_path):
     version = _validated(_upload(demo, model_files.valid(tmp_path / "small.keras")))
     assert version.status == ModelVersionStatus.READY, version.status_reason

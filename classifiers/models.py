@@ -114,6 +114,8 @@ class Promotion(models.Model):
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
     )
+    # Who acted, as written at the time: the audit keeps it after the account is gone.
+    actor_name = models.CharField(max_length=150, blank=True)
     reason = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -152,6 +154,9 @@ class Prediction(models.Model):
     # A random id kept in the visitor's session (it survives the session key
     # change at login), so anonymous work can move to the account.
     visitor_id = models.CharField(max_length=64, blank=True, db_index=True)
+    # Who sent it, for per-client limits on queued work: "user:<id>" or a hash
+    # of the client's address (never the address itself).
+    client_key = models.CharField(max_length=64, blank=True, db_index=True)
     demo = models.ForeignKey(Demo, on_delete=models.CASCADE, related_name="predictions")
     model_version = models.ForeignKey(
         ModelVersion, null=True, blank=True, on_delete=models.PROTECT, related_name="predictions"
@@ -173,11 +178,17 @@ class Prediction(models.Model):
     )
     created_at = models.DateTimeField(db_index=True)
     started_at = models.DateTimeField(null=True, blank=True)
+    # Refreshed by the worker while it runs the prediction: a running row whose
+    # heartbeat stopped lost its worker and is queued again by the sweep.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ("-created_at",)
-        indexes = [models.Index(fields=("owner", "-created_at"))]
+        indexes = [
+            models.Index(fields=("owner", "-created_at")),
+            models.Index(fields=("status", "created_at")),
+        ]
 
     def __str__(self) -> str:
         return f"{self.demo.slug} {self.id} {self.status}"

@@ -51,17 +51,25 @@ gallery-packages: $(GALLERY_STAMP)
 db: $(MODELS) $(GALLERY_STAMP)
 	mkdir -p var
 	$(PY) manage.py migrate --noinput
+	$(PY) manage.py createcachetable  # the default shared cache (upload counts), when no CACHE_URL
 	$(PY) manage.py setup_demos
 	$(PY) manage.py setup_gallery $(GALLERY_PACKAGES)
 	$(PY) manage.py collectstatic --noinput --verbosity 0
 
 setup: db
 
+# gunicorn bounds the request line and headers, never the body: bodies are
+# capped by URL in portfolio/middleware.py, before Django reads them, since
+# only Django knows which URL may take a model file and which only a photo.
+GUNICORN_LIMITS := --limit-request-line 4094 --limit-request-fields 50 \
+	--limit-request-field_size 8190
+
 run: setup
 	@echo "Serving http://127.0.0.1:8000 with a Celery worker (Ctrl-C stops both)"
 	@trap 'kill 0' INT TERM EXIT; \
 	$(BIN)/celery -A portfolio worker --loglevel=INFO --concurrency=$(WORKER_CONCURRENCY) & \
-	$(BIN)/gunicorn portfolio.wsgi --bind 127.0.0.1:8000 --workers 2 --threads 4 --access-logfile - & \
+	$(BIN)/gunicorn portfolio.wsgi --bind 127.0.0.1:8000 --workers 2 --threads 4 --access-logfile - \
+		$(GUNICORN_LIMITS) & \
 	wait
 
 worker: setup

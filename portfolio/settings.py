@@ -59,6 +59,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: refuses an oversized request body before anything reads it (issue 9).
+    "portfolio.middleware.RequestBodyLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -128,12 +130,10 @@ STORAGES = {
     },
 }
 
-# Uploads: the view reads at most UPLOAD_MAX_BYTES + 1 of a file; the memory
-# sizes below only decide when Django spools a large body to a temp file.
+# Uploads: the view reads at most UPLOAD_MAX_BYTES + 1 of a file (bodies are
+# capped before they are read: "Fair queues and request limits" below).
 UPLOAD_MAX_BYTES = env.int("UPLOAD_MAX_BYTES", default=10 * 1024 * 1024)
 UPLOAD_MAX_PIXELS = env.int("UPLOAD_MAX_PIXELS", default=40_000_000)
-DATA_UPLOAD_MAX_MEMORY_SIZE = UPLOAD_MAX_BYTES + 1024 * 1024
-FILE_UPLOAD_MAX_MEMORY_SIZE = UPLOAD_MAX_BYTES + 1024 * 1024
 
 # Admin uploads of model versions (validated in a worker before anyone can serve them).
 MODEL_UPLOAD_MAX_BYTES = env.int("MODEL_UPLOAD_MAX_BYTES", default=300 * 1024 * 1024)
@@ -178,21 +178,65 @@ SHARED_DATA_DIR = Path(env.str("SHARED_DATA_DIR", default=BASE_DIR.parent / "sha
 # How many loaded Keras models one worker process keeps in memory.
 MODEL_CACHE_SIZE = env.int("MODEL_CACHE_SIZE", default=4)
 
-# The shared cache: throttling counts live here, so every web process sees the
-# same counts. Redis in production (CACHE_URL=redis://host:6379/1); with
-# nothing set, memory local to each process (fine for one local run).
-CACHES = {
-    "default": env.cache_url_config(
-        env.str("CACHE_URL", default="") or env.str("REDIS_CACHE_URL", default="locmemcache://")
-    )
-}
-
 # Uploads are refused with 503 while this many predictions (queued in the last
 # QUEUE_WINDOW_SECONDS) wait for a worker: better an honest "try again in a
 # minute" than a spinner that never ends.
 QUEUE_MAX_DEPTH = env.int("QUEUE_MAX_DEPTH", default=200)
 QUEUE_WINDOW_SECONDS = env.int("QUEUE_WINDOW_SECONDS", default=600)
 QUEUE_RETRY_AFTER = env.int("QUEUE_RETRY_AFTER", default=60)
+
+# --- Fair queues and request limits (issue 9) --------------------------------
+# One client (an account, else an address: classifiers/clients.py) must not be
+# able to take the site from everyone else.
+
+# The shared cache: upload counts live here, so every web process sees the same
+# counts. Redis in production (CACHE_URL=redis://host:6379/1). With nothing set,
+# a table in the database (made by `manage.py createcachetable`, which `make`
+# and the test database set-up run): memory local to each process would give
+# every gunicorn worker an allowance of its own.
+_CACHE_URL = env.str("CACHE_URL", default="") or env.str("REDIS_CACHE_URL", default="")
+CACHES = {
+    "default": env.cache_url_config(_CACHE_URL)
+    if _CACHE_URL
+    else {
+        "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+        "LOCATION": "portfolio_cache",
+        # Culling is by count; a row per client that uploaded in the last hour.
+        "OPTIONS": {"MAX_ENTRIES": 50_000},
+    }
+}
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    # SQLite has one writer: a transaction that reads then writes (the
+    # per-client count below, the database cache) takes the write lock up front
+    # instead of deadlocking with another one and failing "database is locked".
+    DATABASES["default"]["OPTIONS"]["transaction_mode"] = "IMMEDIATE"
+
+
+def _rate(name: str, fallback: str, default: str) -> str:
+    """An upload rate like 30/hour (per second, minute, hour or day)."""
+    raw = env.str(name, default="") or env.str(fallback, default=default)
+    number, _, period = raw.replace(" ", "").partition("/")
+    if not (number.isdigit() and period in {"s", "sec", "m", "min", "h", "hour", "d", "day"}):
+        raise ImproperlyConfigured(f"{name}={raw!r} is not a rate like 30/hour")
+    return f"{int(number)}/{period}"
+
+
+# Uploads per client, through the pages and the API together (429 past them).
+# The API_* names are the ones read before the pages were limited too.
+UPLOAD_ANON_RATE = _rate("UPLOAD_ANON_RATE", "API_ANON_UPLOAD_RATE", "30/hour")  # per address
+UPLOAD_USER_RATE = _rate("UPLOAD_USER_RATE", "API_USER_UPLOAD_RATE", "300/hour")  # per account
+# A client with this many predictions queued or running gets 429 until its
+# photos are answered: no one client can fill QUEUE_MAX_DEPTH for the others.
+QUEUE_MAX_PER_CLIENT = env.int("QUEUE_MAX_PER_CLIENT", default=10)
+QUEUE_CLIENT_RETRY_AFTER = env.int("QUEUE_CLIENT_RETRY_AFTER", default=15)
+
+# Request bodies: portfolio.middleware refuses (413) a body larger than its URL
+# takes (UPLOAD_MAX_BYTES on the demo pages and the API, MODEL_UPLOAD_MAX_BYTES
+# on the staff upload pages) before anything reads it. Below these sizes Django
+# keeps a body in memory; a larger file is spooled to a temporary file.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440  # form fields other than files (Django's default)
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+# --- end of fair queues and request limits -----------------------------------
 
 REST_FRAMEWORK = {
     # Token first: its challenge makes a missing or bad credential a 401.
@@ -207,10 +251,7 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "classifiers.api.errors.exception_handler",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 20,
-    "DEFAULT_THROTTLE_RATES": {
-        "anon_upload": env.str("API_ANON_UPLOAD_RATE", default="30/hour"),
-        "user_upload": env.str("API_USER_UPLOAD_RATE", default="300/hour"),
-    },
+    # Upload rates: UPLOAD_ANON_RATE and UPLOAD_USER_RATE (classifiers.api.throttling).
     # Clients are told apart by REMOTE_ADDR alone: X-Forwarded-For is written by
     # the client unless a proxy we run rewrites it, so it is trusted only for as
     # many proxies as API_NUM_PROXIES says sit in front of the site.

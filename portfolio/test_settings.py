@@ -15,3 +15,10 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 WHITENOISE_AUTOREFRESH = True
+
+# The shared cache (upload counts): the test process is the only web process
+# (live_server runs in a thread of it), so its memory is shared enough, and
+# tests/conftest.py empties it before each test without touching a database.
+# tests/portfolio/test_cache.py checks the default of real runs, the database cache.
+if not (os.environ.get("CACHE_URL") or os.environ.get("REDIS_CACHE_URL")):
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}

@@ -6,6 +6,7 @@ from portfolio import views
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/signup/", views.signup, name="signup"),
+    path("accounts/delete/", views.account_delete, name="account-delete"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("healthz", views.healthz, name="healthz"),
     path("", include("classifiers.urls")),

@@ -1,11 +1,19 @@
-"""Site-wide views that belong to no demo: sign-up and a health check."""
+"""Site-wide views that belong to no demo: sign-up, deleting an account, a health check."""
 
-from django.contrib.auth import login
+from django import forms
+from django.contrib import messages
+from django.contrib.auth import login, logout
+from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import UserCreationForm
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.template.defaultfilters import pluralize
 from django.views.decorators.http import require_GET, require_http_methods
+
+from classifiers import selectors
+from classifiers.api import tokens
+from classifiers.predictions import services as prediction_services
 
 
 @require_http_methods(["GET", "POST"])
@@ -24,3 +32,49 @@ def healthz(request: HttpRequest) -> JsonResponse:
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1")
     return JsonResponse({"ok": True})
+
+
+class AccountDeleteForm(forms.Form):
+    """The password again: a session left open on a shared computer must not
+    be enough to delete an account."""
+
+    password = forms.CharField(
+        label="Your password", strip=False, widget=forms.PasswordInput(attrs={"autofocus": True})
+    )
+
+    def __init__(self, *args, user, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.user = user
+
+    def clean_password(self) -> str:
+        password = self.cleaned_data["password"]
+        if not self.user.check_password(password):
+            raise forms.ValidationError("That is not your password.")
+        return password
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def account_delete(request: HttpRequest) -> HttpResponse:
+    """Delete the account and everything of it, once the password is given again."""
+    user = request.user
+    form = AccountDeleteForm(request.POST or None, user=user)
+    if request.method == "POST" and form.is_valid():
+        count = prediction_services.account_delete(user=user)
+        logout(request)
+        messages.success(
+            request,
+            f"Your account, its {count} prediction{pluralize(count)} with their photos, "
+            "and its API token are deleted.",
+        )
+        return redirect("classifiers:gallery")
+    return render(
+        request,
+        "accounts/delete.html",
+        {
+            "form": form,
+            "prediction_count": selectors.prediction_list(user=user).count(),
+            "has_token": tokens.token_get(user=user) is not None,
+        },
+        status=400 if form.is_bound else 200,
+    )

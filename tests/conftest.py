@@ -33,6 +33,16 @@ def _private_media_root():
             yield Path(media)
 
 
+@pytest.fixture(autouse=True)
+def _full_upload_allowance():
+    """Upload counts (classifiers.api.throttling) live in the cache, which
+    outlives a test: each test starts with a client's full allowance."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+
+
 @pytest.fixture
 def alice(django_user_model):
     return django_user_model.objects.create_user("alice", password="a-long-passphrase-1")

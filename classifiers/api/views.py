@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.http import FileResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework import serializers, status
+from rest_framework import exceptions, serializers, status
 from rest_framework.fields import empty
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.parsers import MultiPartParser
@@ -22,7 +22,8 @@ from classifiers.api.serializers import (
     PredictionSerializer,
     prediction_url,
 )
-from classifiers.api.throttling import AnonUploadThrottle, UserUploadThrottle
+from classifiers.api.throttling import UploadThrottle
+from classifiers.clients import client_key
 from classifiers.models import PredictionStatus
 from classifiers.predictions import services
 from classifiers.responses import private_file_response
@@ -99,9 +100,9 @@ class PredictionListCreateApi(APIView):
         class Meta:
             ref_name = "PredictionUpload"
 
-        demo = serializers.SlugRelatedField(
-            slug_field="slug",
-            queryset=selectors.demo_list(),
+        # A slug, looked up in post(): an unknown demo is a 404, as its page is,
+        # and is answered before anything else (a full queue, a bad photo).
+        demo = serializers.SlugField(
             help_text="The demo's slug, e.g. `cats-vs-dogs` (see GET /api/v1/demos/).",
         )
         image = serializers.FileField(
@@ -145,7 +146,7 @@ class PredictionListCreateApi(APIView):
 
     def get_throttles(self):
         if self.request.method == "POST":
-            return [AnonUploadThrottle(), UserUploadThrottle()]
+            return [UploadThrottle()]  # the same allowance as the demo pages
         return []
 
     @extend_schema(
@@ -186,12 +187,17 @@ class PredictionListCreateApi(APIView):
         ],
         responses={
             202: CreatedSerializer,
-            400: _error("A missing or bad field, an unknown demo, or an unreadable image."),
+            400: _error("A missing or bad field, or an unreadable image."),
             401: BAD_TOKEN,
             403: FORBIDDEN,
-            413: _error("The file is over the size or pixel limit."),
+            404: _error("No demo has this slug."),
+            413: _error("The file is over the size or pixel limit, or the body is too large."),
             415: _error("Not multipart/form-data, or an image format we do not take."),
-            429: _error("Too many uploads from this client; see Retry-After."),
+            429: _error(
+                "Too many uploads from this client (UPLOAD_ANON_RATE per address, "
+                "UPLOAD_USER_RATE per account), or too many of its photos are waiting "
+                "(QUEUE_MAX_PER_CLIENT); see Retry-After."
+            ),
             503: _error("The workers are too far behind; see Retry-After."),
         },
         examples=[
@@ -211,14 +217,18 @@ class PredictionListCreateApi(APIView):
     def post(self, request: Request) -> Response:
         upload = self.InputSerializer(data=request.data)
         upload.is_valid(raise_exception=True)
+        demo = selectors.demo_list().filter(slug=upload.validated_data["demo"]).first()
+        if demo is None:
+            raise exceptions.NotFound("No demo has this slug; see GET /api/v1/demos/.")
         image = upload.validated_data["image"]
         authenticated = request.user.is_authenticated
         prediction = services.prediction_create(
-            demo=upload.validated_data["demo"],
+            demo=demo,
             data=read_limited(image),
             filename=image.name or "",
             owner=request.user if authenticated else None,
             visitor_id="" if authenticated else api_visitor_id(),
+            client_key=client_key(request),
         )
         url = prediction_url(request, prediction)
         body = {"id": prediction.id, "status": prediction.status, "url": url, "status_url": url}

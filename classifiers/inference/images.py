@@ -80,8 +80,9 @@ def decode_upload(data: bytes, *, max_bytes: int, max_pixels: int) -> DecodedIma
     except UnidentifiedImageError as exc:
         raise ImageRejected("The file is not an image we can read.") from exc
     except (OSError, SyntaxError, ValueError) as exc:
-        # Pillow reports truncated and corrupt data as OSError/SyntaxError.
-        raise ImageRejected(f"The image is damaged or incomplete ({exc}).") from exc
+        # Pillow reports truncated and corrupt data as OSError/SyntaxError; its
+        # text is about its decoder's internals, not for the person.
+        raise ImageRejected("The image is damaged or incomplete.") from exc
 
     image = ImageOps.exif_transpose(image)
     image = _to_rgb(image)

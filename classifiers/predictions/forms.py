@@ -12,3 +12,9 @@ class UploadForm(forms.Form):
         if not data.get("image") and data.get("example") is None:
             raise forms.ValidationError("Choose a photo to upload, or click an example.")
         return data
+
+
+class DeleteForm(forms.Form):
+    """The confirmation of a delete: how many predictions the person was shown."""
+
+    count = forms.IntegerField(min_value=0, widget=forms.HiddenInput)

@@ -6,12 +6,13 @@ message for the person; nothing is written or queued before the checks pass.
 
 from __future__ import annotations
 
+import hashlib
 from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
 from django.core.files.base import ContentFile
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from classifiers.inference.refusals import Refused
@@ -51,6 +52,49 @@ def _queue_guard() -> None:
         )
 
 
+class TooManyWaiting(Refused):
+    """This client already has QUEUE_MAX_PER_CLIENT photos waiting for a worker."""
+
+    code = "too_many_waiting"
+    status = 429
+
+
+def _client_lock(client_key: str) -> None:
+    """Hold this client's lock until the transaction ends, so that parallel
+    uploads of one client are counted one after the other, never all against
+    the same count.
+
+    PostgreSQL: an advisory lock named by the key. SQLite (local runs) has one
+    writer at a time and its transactions begin IMMEDIATE (settings), so the
+    transaction already holds the only write lock there is.
+    """
+    if connection.vendor == "postgresql":
+        name = int.from_bytes(hashlib.sha256(client_key.encode()).digest()[:8], "big", signed=True)
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [name])
+
+
+def _client_guard(client_key: str) -> None:
+    """Refuse a new upload while this client has QUEUE_MAX_PER_CLIENT predictions
+    queued or running, so no one client can fill the queue for everyone else.
+
+    Call inside the transaction that creates the row, after _client_lock.
+    Counted over QUEUE_WINDOW_SECONDS, as the queue guard is.
+    """
+    since = timezone.now() - timedelta(seconds=settings.QUEUE_WINDOW_SECONDS)
+    waiting = Prediction.objects.filter(
+        client_key=client_key,
+        status__in=(PredictionStatus.QUEUED, PredictionStatus.RUNNING),
+        created_at__gte=since,
+    ).count()
+    if waiting >= settings.QUEUE_MAX_PER_CLIENT:
+        raise TooManyWaiting(
+            f"You have {waiting} photos waiting for an answer; please wait for them "
+            "before sending more.",
+            retry_after=settings.QUEUE_CLIENT_RETRY_AFTER,
+        )
+
+
 def prediction_create(
     *,
     demo: Demo,
@@ -58,23 +102,31 @@ def prediction_create(
     filename: str = "",
     owner=None,
     visitor_id: str = "",
+    client_key: str = "",
     rerun_of: Prediction | None = None,
 ) -> Prediction:
     """Check an upload, store it re-encoded and queue it for a worker.
 
     Every entry point (page, API, re-run) comes through here, so each obeys
-    the same checks: the demo is served, the queue has room, the photo is an
-    image within the limits. Raises Refused before anything is written.
+    the same checks: the demo is served, the queue has room, this client has
+    not too many photos waiting (``client_key``, from classifiers.clients; only
+    callers that are not a client, such as tests and commands, leave it empty),
+    the photo is an image within the limits. Raises Refused before anything
+    is written.
     """
     if not demo.is_live:
         raise DemoNotServed(f"{demo.title} is coming soon and does not take uploads yet.")
     _queue_guard()
     decoded = decode_photo(data)
     with transaction.atomic():
+        if client_key:
+            _client_lock(client_key)
+            _client_guard(client_key)
         prediction = Prediction(
             demo=demo,
             owner=owner if owner is not None and owner.is_authenticated else None,
             visitor_id=visitor_id,
+            client_key=client_key,
             image_sha256=decoded.sha256,
             original_name=Path(filename).name[:255],
             rerun_of=rerun_of,
@@ -87,12 +139,16 @@ def prediction_create(
     return prediction
 
 
-def prediction_rerun(*, prediction: Prediction, owner=None, visitor_id: str = "") -> Prediction:
+def prediction_rerun(
+    *, prediction: Prediction, owner=None, visitor_id: str = "", client_key: str = ""
+) -> Prediction:
     """Queue the same photo again on the demo's currently served version."""
     try:
         with prediction.image.open("rb") as f:
             data = f.read()
-    except FileNotFoundError as exc:
+    except (OSError, ValueError) as exc:
+        # Gone from storage, or never stored (ValueError: no file). The
+        # storage's own text names server paths: it is not for the person.
         raise Refused("This upload's photo is gone, so it cannot be re-run.") from exc
     return prediction_create(
         demo=prediction.demo,
@@ -100,22 +156,55 @@ def prediction_rerun(*, prediction: Prediction, owner=None, visitor_id: str = ""
         filename=prediction.original_name,
         owner=owner,
         visitor_id=visitor_id,
+        client_key=client_key,
         rerun_of=prediction,
     )
 
 
+def predictions_delete(*, predictions) -> int:
+    """Delete these predictions (a queryset, already scoped to their owner)
+    with their photos and heatmaps."""
+    with transaction.atomic():
+        rows = list(
+            predictions.select_related(None)
+            .only("id", "image", "heatmap")
+            .select_for_update(of=("self",))
+        )
+        # By id: an upload that lands meanwhile is not deleted unseen.
+        Prediction.objects.filter(pk__in=[p.pk for p in rows]).delete()
+    # Files after their rows: a failure in between leaves a file no row names,
+    # never a row whose photo is gone.
+    for prediction in rows:
+        for file in (prediction.image, prediction.heatmap):
+            if file:
+                file.storage.delete(file.name)
+    return len(rows)
+
+
 def prediction_delete(*, prediction: Prediction) -> None:
-    prediction.image.delete(save=False)
-    if prediction.heatmap:
-        prediction.heatmap.delete(save=False)
-    prediction.delete()
+    predictions_delete(predictions=Prediction.objects.filter(pk=prediction.pk))
 
 
-def predictions_delete_all(*, owner) -> int:
-    count = 0
-    for prediction in Prediction.objects.filter(owner=owner).only("id", "image", "heatmap"):
-        prediction_delete(prediction=prediction)
-        count += 1
+def predictions_delete_all(*, owner, demo_slug: str = "") -> int:
+    """Delete the owner's predictions (of one demo when ``demo_slug`` is given:
+    what a filtered history shows, never more)."""
+    predictions = Prediction.objects.filter(owner=owner)
+    if demo_slug:
+        predictions = predictions.filter(demo__slug=demo_slug)
+    return predictions_delete(predictions=predictions)
+
+
+def account_delete(*, user) -> int:
+    """Delete an account with everything of it: its predictions with their
+    photos and heatmaps, its API token (cascade). Returns the predictions deleted.
+
+    Uploads it made as staff (model versions, evaluation sets) stay, as does
+    the audit trail, which keeps the actor's name (Promotion.actor_name).
+    """
+    # Not one transaction: should the account's own delete fail, what the
+    # person asked to be deleted is gone already, and the photos with it.
+    count = predictions_delete_all(owner=user)
+    user.delete()
     return count
 
 

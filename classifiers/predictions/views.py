@@ -8,19 +8,26 @@ from django.contrib.auth.decorators import login_required
 from django.contrib.staticfiles import finders
 from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.template.defaultfilters import pluralize
 from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from classifiers import selectors
 from classifiers.api.serializers import PredictionSerializer
+from classifiers.api.throttling import upload_allowance_take
+from classifiers.clients import client_key
 from classifiers.inference.images import ImageRejected
 from classifiers.inference.refusals import Refused
 from classifiers.models import Demo, Prediction
 from classifiers.predictions import services
-from classifiers.predictions.forms import UploadForm
+from classifiers.predictions.forms import DeleteForm, UploadForm
 from classifiers.responses import private_file_response, refusal_json, wants_json
 from classifiers.uploads import read_limited
 from classifiers.visitors import visitor_id
+
+HISTORY_PAGE = 200  # rows the history shows; its delete button names the full count
 
 
 def _visible_prediction(request: HttpRequest, prediction_id) -> Prediction:
@@ -48,41 +55,51 @@ def _upload_bytes(demo: Demo, form: UploadForm) -> tuple[bytes, str]:
         return f.read(), demo.examples[index]["image"].rsplit("/", 1)[-1]
 
 
+# Refusals a page shows with their own status (and Retry-After); the others are
+# about the person's input: the page answers 400 (its script gets their own).
+_PAGE_STATUSES = (429, 503)
+
+
 @require_http_methods(["GET", "POST"])
 def demo_detail(request: HttpRequest, slug: str) -> HttpResponse:
     demo = selectors.demo_get(slug=slug)
     form = UploadForm()
-    status = 200
+    refusal: Refused | None = None
+    if request.method == "GET" and demo.is_live:
+        # The browser's visitor id is made now, once: uploads sent in parallel
+        # from this page all carry it (made on their first POST, each would
+        # make its own, and the photos of all but one would be lost to it).
+        visitor_id(request, create=True)
     if request.method == "POST":
         form = UploadForm(request.POST, request.FILES)
-        if form.is_valid():
-            try:
-                data, name = _upload_bytes(demo, form)
-                prediction = services.prediction_create(
-                    demo=demo,
-                    data=data,
-                    filename=name,
-                    owner=request.user,
-                    visitor_id=visitor_id(request, create=True),
-                )
-            except Refused as exc:
-                if wants_json(request):
-                    return refusal_json(exc)
-                form.add_error(None, exc.message)
-                status = exc.status if exc.status == 503 else 400
-            else:
-                if wants_json(request):
-                    return JsonResponse(_status_payload(request, prediction), status=202)
-                return redirect(prediction)
-        else:
-            status = 400
-            if wants_json(request):
+        try:
+            upload_allowance_take(request)
+            if not form.is_valid():
                 message = " ".join(e for errors in form.errors.values() for e in errors)
-                return JsonResponse({"error": message, "code": "invalid"}, status=400)
+                raise Refused(message, code="invalid")
+            data, name = _upload_bytes(demo, form)
+            prediction = services.prediction_create(
+                demo=demo,
+                data=data,
+                filename=name,
+                owner=request.user,
+                visitor_id=visitor_id(request, create=True),
+                client_key=client_key(request),
+            )
+        except Refused as exc:
+            if wants_json(request):
+                return refusal_json(exc)
+            if exc.code != "invalid":  # the form shows its own errors
+                form.add_error(None, exc.message)
+            refusal = exc
+        else:
+            if wants_json(request):
+                return JsonResponse(_status_payload(request, prediction), status=202)
+            return redirect(prediction)
     recent = selectors.prediction_list(
         user=request.user, visitor_id=visitor_id(request), demo_slug=demo.slug
     )[:5]
-    return render(
+    response = render(
         request,
         "classifiers/demo_detail.html",
         {
@@ -91,8 +108,15 @@ def demo_detail(request: HttpRequest, slug: str) -> HttpResponse:
             "recent": recent,
             "known_labels": selectors.demo_known_labels(demo=demo),
         },
-        status=status,
+        status=200 if refusal is None else _page_status(refusal),
     )
+    if refusal is not None and refusal.retry_after is not None:
+        response["Retry-After"] = str(refusal.retry_after)
+    return response
+
+
+def _page_status(refusal: Refused) -> int:
+    return refusal.status if refusal.status in _PAGE_STATUSES else 400
 
 
 def _status_payload(request: HttpRequest, prediction: Prediction) -> dict:
@@ -135,24 +159,29 @@ def prediction_heatmap(request: HttpRequest, prediction_id) -> FileResponse:
     return private_file_response(prediction.heatmap, "image/png")
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 def prediction_delete(request: HttpRequest, prediction_id) -> HttpResponse:
+    """GET asks first (a page that works without JavaScript); POST deletes."""
     prediction = _visible_prediction(request, prediction_id)
+    if request.method == "GET":
+        return render(request, "classifiers/prediction_delete.html", {"prediction": prediction})
     services.prediction_delete(prediction=prediction)
     messages.success(request, "Prediction deleted.")
     if request.user.is_authenticated:
         return redirect("classifiers:history")
-    return redirect("classifiers:gallery")
+    return redirect(prediction.demo)
 
 
 @require_POST
 def prediction_rerun(request: HttpRequest, prediction_id) -> HttpResponse:
     prediction = _visible_prediction(request, prediction_id)
     try:
+        upload_allowance_take(request)
         rerun = services.prediction_rerun(
             prediction=prediction,
             owner=request.user,
             visitor_id=visitor_id(request, create=True),
+            client_key=client_key(request),
         )
     except Refused as exc:
         messages.error(request, f"This upload cannot be re-run: {exc.message}")
@@ -160,21 +189,57 @@ def prediction_rerun(request: HttpRequest, prediction_id) -> HttpResponse:
     return redirect(rerun)
 
 
+def _history_filter(request: HttpRequest) -> str:
+    """The demo slug the history is filtered to ("" for all of them). An unknown
+    slug filters everything out, on the page and for its delete alike."""
+    return request.POST.get("demo", "") or request.GET.get("demo", "")
+
+
+def _history_url(demo_slug: str) -> str:
+    url = reverse("classifiers:history")
+    return f"{url}?{urlencode({'demo': demo_slug})}" if demo_slug else url
+
+
 @login_required
 @require_GET
 def history(request: HttpRequest) -> HttpResponse:
-    demo_slug = request.GET.get("demo", "")
+    demo_slug = _history_filter(request)
     predictions = selectors.prediction_list(user=request.user, demo_slug=demo_slug)
     return render(
         request,
         "classifiers/history.html",
-        {"predictions": predictions[:200], "demos": selectors.demo_list(), "demo_slug": demo_slug},
+        {
+            "predictions": predictions[:HISTORY_PAGE],
+            "total": predictions.count(),
+            "demos": selectors.demo_list(),
+            "demo_slug": demo_slug,
+        },
     )
 
 
 @login_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def history_clear(request: HttpRequest) -> HttpResponse:
-    count = services.predictions_delete_all(owner=request.user)
-    messages.success(request, f"Deleted {count} prediction{'s' if count != 1 else ''}.")
-    return redirect("classifiers:history")
+    """Delete what the history shows: this account's predictions, of the demo it
+    is filtered to. GET asks first, naming the count; POST deletes exactly the
+    predictions that count was of (if the list changed meanwhile, it asks again)."""
+    demo_slug = _history_filter(request)
+    predictions = selectors.prediction_list(user=request.user, demo_slug=demo_slug)
+    form = DeleteForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        if form.cleaned_data["count"] == predictions.count():
+            count = services.predictions_delete_all(owner=request.user, demo_slug=demo_slug)
+            messages.success(request, f"Deleted {count} prediction{pluralize(count)}.")
+            return redirect(_history_url(demo_slug))
+        messages.warning(request, "Your history changed meanwhile: here it is as it is now.")
+    demo = selectors.demo_list().filter(slug=demo_slug).first() if demo_slug else None
+    return render(
+        request,
+        "classifiers/history_clear.html",
+        {
+            "count": predictions.count(),
+            "demo": demo,
+            "demo_slug": demo_slug,
+            "history_url": _history_url(demo_slug),
+        },
+    )

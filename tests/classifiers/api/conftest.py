@@ -1,20 +1,11 @@
 from __future__ import annotations
 
 import pytest
-from django.core.cache import cache
 from django.core.files.uploadedfile import SimpleUploadedFile
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from tests.conftest import jpeg_bytes
-
-
-@pytest.fixture(autouse=True)
-def _empty_cache():
-    """Throttle counts live in the cache: each test starts with a full allowance."""
-    cache.clear()
-    yield
-    cache.clear()
 
 
 @pytest.fixture

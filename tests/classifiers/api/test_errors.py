@@ -27,9 +27,9 @@ def test_it_answers_400_with_each_missing_field(anon, demos):
     assert "demo: This field is required." in body["error"]
 
 
-def test_it_answers_400_to_an_unknown_demo(anon, demos):
-    body = _error(upload(anon, demo="no-such-demo"), 400, "invalid")
-    assert "demo" in body["fields"]
+def test_it_answers_404_to_an_unknown_demo(anon, demos):
+    body = _error(upload(anon, demo="no-such-demo"), 404, "not_found")
+    assert body["error"] == "No demo has this slug; see GET /api/v1/demos/."
 
 
 def test_it_answers_400_to_a_demo_that_takes_no_uploads_yet(anon, demos):

@@ -1,7 +1,6 @@
 """Upload rates: 429 with Retry-After, per client address, counted in the shared cache."""
 
 import pytest
-from django.conf import settings
 from django.test import override_settings
 
 from classifiers.models import Prediction
@@ -9,12 +8,7 @@ from tests.classifiers.api.conftest import upload
 
 
 def _rates(anon: str = "2/hour", user: str = "1000/hour"):
-    return override_settings(
-        REST_FRAMEWORK={
-            **settings.REST_FRAMEWORK,
-            "DEFAULT_THROTTLE_RATES": {"anon_upload": anon, "user_upload": user},
-        }
-    )
+    return override_settings(UPLOAD_ANON_RATE=anon, UPLOAD_USER_RATE=user)
 
 
 @pytest.fixture

@@ -126,7 +126,7 @@ def test_it_deletes_all_of_the_users_predictions_and_their_images(client, alice,
     storage = history["newer"].image.storage
     client.force_login(alice)
 
-    response = client.post("/history/clear/", follow=True)
+    response = client.post("/history/clear/", {"count": "2"}, follow=True)
 
     assert response.redirect_chain == [("/history/", 302)]
     html = response.content.decode()
@@ -138,11 +138,31 @@ def test_it_deletes_all_of_the_users_predictions_and_their_images(client, alice,
     assert storage.exists(history["bobs"].image.name)
 
 
-def test_it_requires_login_and_post_to_delete_all(client, alice, history):
-    assert client.post("/history/clear/").status_code == 302
+def test_it_requires_login_and_asks_before_deleting_all(client, alice, history):
+    assert client.post("/history/clear/", {"count": "2"}).status_code == 302
     client.force_login(alice)
-    assert client.get("/history/clear/").status_code == 405
+    response = client.get("/history/clear/")
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "<h1>Delete all 2 predictions?</h1>" in html
+    assert "Every prediction in your history, of every demo," in html
+    assert '<input type="hidden" name="count" value="2">' in html
     assert Prediction.objects.count() == 3
+
+
+def test_it_asks_again_when_a_post_does_not_say_how_many_it_was_shown(client, alice, history):
+    client.force_login(alice)
+    response = client.post("/history/clear/")
+    assert response.status_code == 200
+    assert "<h1>Delete all 2 predictions?</h1>" in response.content.decode()
+    assert Prediction.objects.count() == 3
+
+
+def test_it_links_delete_all_to_the_question_naming_the_count(client, alice, history):
+    client.force_login(alice)
+    html = client.get("/history/").content.decode()
+    assert '<a class="button danger" href="/history/clear/">Delete all 2 predictions…</a>' in html
+    assert f'href="/predictions/{history["older"].id}/delete/">Delete…</a>' in html
 
 
 def test_it_moves_this_browsers_predictions_to_a_new_account(client, demos):
@@ -207,3 +227,62 @@ def test_it_logs_out(client, alice, history):
     assert "Log out alice" not in response.content.decode()
     assert client.get("/history/").status_code == 302
     assert client.get(f"/predictions/{history['newer'].id}/").status_code == 404
+
+
+def test_it_deletes_only_the_demo_the_history_is_filtered_to(client, alice, demos, history):
+    """Finding 12: filtered to Cats vs dogs, "Delete all" deleted every demo's."""
+    breeds = _predict(demos["dog-breeds"], owner=alice, minutes_ago=0)
+    storage = breeds.image.storage
+    client.force_login(alice)
+
+    page = client.get("/history/", {"demo": "cats-vs-dogs"}).content.decode()
+    assert (
+        '<a class="button danger" href="/history/clear/?demo=cats-vs-dogs">'
+        "Delete these 2 predictions…</a>"
+    ) in page
+    question = client.get("/history/clear/", {"demo": "cats-vs-dogs"}).content.decode()
+    assert "<h1>Delete these 2 predictions?</h1>" in question
+    assert "Your Cats vs dogs predictions" in question
+    assert '<input type="hidden" name="demo" value="cats-vs-dogs">' in question
+
+    response = client.post("/history/clear/", {"demo": "cats-vs-dogs", "count": "2"}, follow=True)
+
+    assert response.redirect_chain == [("/history/?demo=cats-vs-dogs", 302)]
+    assert "Deleted 2 predictions." in response.content.decode()
+    assert set(Prediction.objects.values_list("id", flat=True)) == {
+        breeds.id,
+        history["bobs"].id,
+    }
+    assert not storage.exists(history["newer"].image.name)
+    assert not storage.exists(history["older"].image.name)
+    assert storage.exists(breeds.image.name)
+    assert storage.exists(history["bobs"].image.name)
+
+
+def test_it_asks_again_when_the_list_changed_since_the_question(client, alice, demos, history):
+    client.force_login(alice)
+    client.get("/history/clear/", {"demo": "cats-vs-dogs"})  # "Delete these 2 predictions?"
+    _predict(demos["cats-vs-dogs"], owner=alice, minutes_ago=0)  # from another tab
+
+    response = client.post("/history/clear/", {"demo": "cats-vs-dogs", "count": "2"})
+
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "Your history changed meanwhile" in html
+    assert "<h1>Delete these 3 predictions?</h1>" in html
+    assert Prediction.objects.filter(owner=alice).count() == 3
+
+
+def test_it_deletes_nothing_for_a_filter_that_matches_nothing(client, alice, history):
+    client.force_login(alice)
+    assert "No predictions yet." in client.get("/history/", {"demo": "nope"}).content.decode()
+    response = client.post("/history/clear/", {"demo": "nope", "count": "0"}, follow=True)
+    assert "Deleted 0 predictions." in response.content.decode()
+    assert Prediction.objects.count() == 3
+
+
+def test_it_never_deletes_a_strangers_predictions(client, bob, history):
+    client.force_login(bob)
+    client.post("/history/clear/", {"demo": "cats-vs-dogs", "count": "1"})
+    assert list(Prediction.objects.filter(owner__username="bob")) == []
+    assert Prediction.objects.filter(owner__username="alice").count() == 2

@@ -39,7 +39,7 @@ def test_it_shows_the_owner_her_prediction(client, alice, prediction):
     assert f'<img class="photo" src="/predictions/{prediction.id}/image/"' in html
     assert "Queued…" in html
     assert "alices-cat.jpg" in html
-    assert f'action="/predictions/{prediction.id}/delete/"' in html
+    assert f'href="/predictions/{prediction.id}/delete/"' in html
 
 
 def test_it_shows_the_answer_once_the_worker_is_done(client, alice, prediction):
@@ -162,10 +162,21 @@ def test_it_lets_the_owner_delete_her_prediction(client, alice, prediction):
     assert not storage.exists(name)
 
 
-def test_it_refuses_delete_by_get(client, alice, prediction):
+def test_it_asks_before_deleting(client, alice, prediction):
     client.force_login(alice)
-    assert client.get(f"/predictions/{prediction.id}/delete/").status_code == 405
+    response = client.get(f"/predictions/{prediction.id}/delete/")
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "<h1>Delete this prediction?</h1>" in html
+    assert '<form method="post">' in html
+    assert '<button type="submit" class="danger">Delete this prediction</button>' in html
+    assert f'<a href="/predictions/{prediction.id}/">Cancel</a>' in html
     assert Prediction.objects.filter(id=prediction.id).exists()
+
+
+def test_it_does_not_show_a_stranger_the_delete_question(client, bob, prediction):
+    client.force_login(bob)
+    assert client.get(f"/predictions/{prediction.id}/delete/").status_code == 404
 
 
 @pytest.mark.parametrize("page", ["detail", "status", "image"])
@@ -205,7 +216,7 @@ def test_it_lets_an_anonymous_browser_delete_its_prediction(client, demos):
     prediction = _upload_anonymously(client)
     response = client.post(f"/predictions/{prediction.id}/delete/")
     assert response.status_code == 302
-    assert response["Location"] == "/"
+    assert response["Location"] == "/demos/cats-vs-dogs/"
     assert not Prediction.objects.filter(id=prediction.id).exists()
 
 

@@ -216,7 +216,8 @@ def _rate(name: str, fallback: str, default: str) -> str:
     """An upload rate like 30/hour (per second, minute, hour or day)."""
     raw = env.str(name, default="") or env.str(fallback, default=default)
     number, _, period = raw.replace(" ", "").partition("/")
-    if not (number.isdigit() and period in {"s", "sec", "m", "min", "h", "hour", "d", "day"}):
+    periods = {"s", "sec", "second", "m", "min", "minute", "h", "hour", "d", "day"}
+    if not (number.isdigit() and period in periods):
         raise ImproperlyConfigured(f"{name}={raw!r} is not a rate like 30/hour")
     return f"{int(number)}/{period}"
 

@@ -56,3 +56,32 @@ def test_it_does_not_count_finished_predictions(anon, two_waiting):
     for prediction in two_waiting:
         prediction_worker.prediction_fail(prediction_id=prediction.id, reason="test")
     assert upload(anon).status_code == 202
+
+
+@override_settings(QUEUE_MAX_PER_CLIENT=2, QUEUE_MAX_DEPTH=200)
+def test_it_answers_429_to_a_client_with_too_many_photos_waiting_not_to_others(
+    anon, alice_api, demos
+):
+    for _ in range(2):
+        assert upload(anon, REMOTE_ADDR="198.51.100.7").status_code == 202
+
+    response = upload(anon, REMOTE_ADDR="198.51.100.7")
+
+    assert response.status_code == 429
+    assert response["Retry-After"] == "15"
+    assert response.json() == {
+        "error": "You have 2 photos waiting for an answer; please wait for them "
+        "before sending more.",
+        "code": "too_many_waiting",
+        "retry_after": 15,
+    }
+    assert upload(anon, REMOTE_ADDR="198.51.100.8").status_code == 202
+    assert upload(alice_api, REMOTE_ADDR="198.51.100.7").status_code == 202
+
+
+@override_settings(QUEUE_MAX_DEPTH=0)
+def test_it_answers_404_for_an_unknown_demo_even_when_the_queue_is_full(anon, demos):
+    response = upload(anon, demo="no-such-demo")
+    assert response.status_code == 404
+    assert response.json()["code"] == "not_found"
+    assert upload(anon).status_code == 503

@@ -192,8 +192,8 @@ QUEUE_RETRY_AFTER = env.int("QUEUE_RETRY_AFTER", default=60)
 # The shared cache: upload counts live here, so every web process sees the same
 # counts. Redis in production (CACHE_URL=redis://host:6379/1). With nothing set,
 # a table in the database (made by `manage.py createcachetable`, which `make`
-# and the test database set-up run): memory local to each process would give
-# every gunicorn worker an allowance of its own.
+# runs): memory local to each process would give every gunicorn worker an
+# allowance of its own.
 _CACHE_URL = env.str("CACHE_URL", default="") or env.str("REDIS_CACHE_URL", default="")
 CACHES = {
     "default": env.cache_url_config(_CACHE_URL)

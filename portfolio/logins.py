@@ -1,9 +1,10 @@
-"""What the login pages need beyond Django's own views: the refusal shown
-while django-axes locks a username and address out, and password reset only
-when the site can send mail (settings.PASSWORD_RESET_BY_MAIL)."""
+"""What the login pages need beyond Django's own views: the address and the
+refusal of django-axes' lockout of a username and address, and password reset
+only when the site can send mail (settings.PASSWORD_RESET_BY_MAIL)."""
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Callable
 from functools import wraps
 
@@ -11,6 +12,19 @@ from django.conf import settings
 from django.contrib.auth import views as auth_views
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
+from rest_framework.throttling import BaseThrottle
+
+
+def client_address(request: HttpRequest) -> str | None:
+    """The address a login attempt is counted against (AXES_CLIENT_IP_CALLABLE):
+    told apart as the API's throttles tell clients apart (REMOTE_ADDR, or
+    X-Forwarded-For as far as API_NUM_PROXIES trusted proxies wrote it), so
+    behind a proxy every visitor is not one address that one guesser locks out."""
+    address = BaseThrottle().get_ident(request)
+    try:
+        return str(ipaddress.ip_address(address))
+    except ValueError:
+        return request.META.get("REMOTE_ADDR")
 
 
 def locked_out(request: HttpRequest, original_response=None, credentials=None) -> HttpResponse:

@@ -319,6 +319,7 @@ AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
 AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = env.int("LOGIN_COOLOFF_MINUTES", default=15) / 60  # hours
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_CLIENT_IP_CALLABLE = "portfolio.logins.client_address"  # API_NUM_PROXIES, as the API
 AXES_RESET_ON_SUCCESS = True
 # The refusal page (portfolio/logins.py) says "too many attempts" and when to
 # try again, never how many tries are left.

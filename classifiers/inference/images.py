@@ -35,7 +35,6 @@ _OTHER_SIGNATURES: tuple[tuple[int, bytes, str], ...] = (
     (0, b"\x00\x00\x01\x00", "ICO"),
     (0, b"icns", "ICNS"),
     (0, b"DDS ", "DDS"),
-    (0, b"%PDF", "PDF"),
     (0, b"gimp xcf", "XCF"),
     (0, b"\x00\x00\x00\x0cjP  \r\n\x87\n", "JPEG 2000"),
     (0, b"\xffO\xffQ", "JPEG 2000"),

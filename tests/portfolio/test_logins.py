@@ -128,3 +128,22 @@ def test_it_offers_password_reset_by_mail_when_mail_is_set_up(client, staff, set
     assert "Your new password is set" in done.content.decode()
     staff.refresh_from_db()
     assert staff.check_password(new_password)
+
+
+def test_behind_trusted_proxies_it_counts_the_address_they_forwarded(client, staff, settings):
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "NUM_PROXIES": 1}
+    proxy = "10.0.0.2"  # every request arrives from the proxy
+    for _ in range(25):
+        client.post(
+            "/accounts/login/",
+            {"username": "staff", "password": "wrong guess"},
+            REMOTE_ADDR=proxy,
+            HTTP_X_FORWARDED_FOR="198.51.100.66",
+        )
+    response = client.post(
+        "/accounts/login/",
+        {"username": "staff", "password": PASSWORD},
+        REMOTE_ADDR=proxy,
+        HTTP_X_FORWARDED_FOR="203.0.113.7",
+    )
+    assert response.status_code == 302

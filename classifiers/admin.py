@@ -90,10 +90,6 @@ class ModelVersionAdmin(admin.ModelAdmin):
             return [(name, {**options, "description": VERSION_READ_ONLY_HELP}), *rest]
         return fieldsets
 
-    def changelist_view(self, request, extra_context=None):
-        extra_context = {**(extra_context or {}), "subtitle": VERSION_READ_ONLY_HELP}
-        return super().changelist_view(request, extra_context=extra_context)
-
     @admin.action(description="Promote the selected version (one per demo)")
     def promote(self, request, queryset):
         for version in queryset.select_related("demo"):

@@ -34,7 +34,9 @@ from classifiers.inference.refusals import Refused
 
 MiB = 1024 * 1024
 GiB = 1024 * MiB
-CHUNK = 64 * 1024  # compressed bytes read, and at most ~4x that inflated, per step
+# Compressed bytes read per step. Deflate expands at most ~1032:1, so one step
+# yields at most ~17 MB, and never more than the member's declared size.
+CHUNK = 16 * 1024
 
 _LOCAL_HEADER = struct.Struct("<4s2B4HL2L2H")
 _LOCAL_SIGNATURE = b"PK\x03\x04"

@@ -18,6 +18,7 @@ from classifiers.models import (
     EvaluationSet,
     FaceEmbedding,
     ModelVersion,
+    ModelVersionStatus,
     Person,
     PersonPhoto,
     Prediction,
@@ -52,12 +53,42 @@ class DemoAdmin(admin.ModelAdmin):
     inlines = [ModelVersionInline]
 
 
+VERSION_READ_ONLY_HELP = (
+    "A version that a worker has validated (or is validating) is read-only: what "
+    "it answers was checked as it is. A change is a new version: upload it on the "
+    "demo's versions page, where it is validated before it can be promoted."
+)
+
+
 @admin.register(ModelVersion)
 class ModelVersionAdmin(admin.ModelAdmin):
     list_display = ("demo", "number", "name", "status", "accuracy", "created_at")
     list_filter = ("demo", "status")
     readonly_fields = ("sha256", "status", "status_reason", "metrics", "created_by", "created_at")
     actions = ["promote"]
+
+    def has_add_permission(self, request) -> bool:
+        # A row added here would skip the upload checks and never be validated.
+        return False
+
+    @staticmethod
+    def _checked_as_it_is(obj) -> bool:
+        return obj is not None and obj.status != ModelVersionStatus.UPLOADED
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        # Labels, artifact, spec and calibration decide the served answers: a
+        # validated version is shown with every field read-only (and a changed
+        # form posted anyway is refused with 403).
+        if self._checked_as_it_is(obj):
+            return False
+        return super().has_change_permission(request, obj)
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        if self._checked_as_it_is(obj):
+            (name, options), *rest = fieldsets
+            return [(name, {**options, "description": VERSION_READ_ONLY_HELP}), *rest]
+        return fieldsets
 
     @admin.action(description="Promote the selected version (one per demo)")
     def promote(self, request, queryset):
@@ -81,8 +112,18 @@ class ModelVersionAdmin(admin.ModelAdmin):
 
 @admin.register(Promotion)
 class PromotionAdmin(admin.ModelAdmin):
-    list_display = ("created_at", "demo", "action", "from_version", "to_version", "actor", "reason")
+    """The audit trail: written only by promote and rollback, append-only here.
+    ``actor_name`` is who acted as written at the time, kept after the account is gone."""
+
+    list_display = ("created_at", "demo", "action", "from_version", "to_version", "who", "reason")
     list_filter = ("demo", "action")
+
+    @admin.display(description="who", ordering="actor_name")
+    def who(self, promotion: Promotion) -> str:
+        return promotion.actor_name or "set-up"
+
+    def has_add_permission(self, request) -> bool:
+        return False  # a hand-written row could name any actor
 
     def has_change_permission(self, request, obj=None) -> bool:
         return False  # an audit trail is not edited

@@ -40,7 +40,11 @@ if not SECRET_KEY:
         )
     SECRET_KEY = "local-only-insecure-key-never-use-in-production"  # noqa: S105
 
-ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])
+# `testserver` is Django's test client: a host name for local runs and tests only.
+ALLOWED_HOSTS = env.list(
+    "DJANGO_ALLOWED_HOSTS",
+    default=["127.0.0.1", "localhost", *(["testserver"] if LOCAL_DEV else [])],
+)
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
@@ -281,6 +285,100 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = env_flag("DJANGO_SECURE_COOKIES", default=not (DEBUG or LOCAL_DEV))
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+
+# -- Security and production (issue 9) ------------------------------------------
+# With DJANGO_LOCAL_DEV off the site is in production: the embedded defaults of
+# local runs (SQLite, the filesystem broker, a cache per process) are an error
+# at start-up, never a silent fallback, and `manage.py check --deploy` is clean.
+PRODUCTION = not LOCAL_DEV
+if PRODUCTION:
+    _missing = [name for name in ("DATABASE_URL", "CELERY_BROKER_URL") if not env.str(name, "")]
+    if not (env.str("CACHE_URL", default="") or env.str("REDIS_CACHE_URL", default="")):
+        _missing.append("CACHE_URL")
+    if _missing:
+        raise ImproperlyConfigured(
+            f"{', '.join(_missing)} {'is' if len(_missing) == 1 else 'are'} not set: production "
+            "(DJANGO_LOCAL_DEV off) needs PostgreSQL (DATABASE_URL), a Redis broker "
+            "(CELERY_BROKER_URL) and a shared cache (CACHE_URL). Set DJANGO_LOCAL_DEV=1 for a "
+            "local run on the embedded defaults."
+        )
+
+# HTTPS only. HSTS tells browsers to use nothing else for this host (and its
+# subdomains) for DJANGO_HSTS_SECONDS; a year is what browsers' preload lists
+# ask for. Preloading is a separate, slow-to-undo submission, so it is opt-in,
+# and Django's reminder about it (security.W021) is silenced until then.
+SECURE_SSL_REDIRECT = env_flag("DJANGO_SSL_REDIRECT", default=PRODUCTION)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # a load balancer's probe may speak plain HTTP
+SECURE_HSTS_SECONDS = env.int("DJANGO_HSTS_SECONDS", default=31_536_000 if PRODUCTION else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_flag("DJANGO_HSTS_INCLUDE_SUBDOMAINS", default=True)
+SECURE_HSTS_PRELOAD = env_flag("DJANGO_HSTS_PRELOAD", default=False)
+SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
+# Behind a proxy that ends TLS, every request reaches Django as plain HTTP: the
+# proxy's X-Forwarded-Proto says what the client used. Trusted only when said
+# so, since without such a proxy any client could send that header.
+if env_flag("DJANGO_BEHIND_TLS_PROXY", default=False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+X_FRAME_OPTIONS = "DENY"
+
+# Content-Security-Policy (django-csp): everything from this site itself; no
+# CDN, no inline script (static/js holds all of it), no plugins, no framing.
+# Styles: stylesheets from 'self' only, but style *attributes* are allowed:
+# the answer bars are sized by one (results/_bars.html, width = the score)
+# and the admin sets a few; an attribute can restyle, not run code. Images:
+# 'self' and data: URIs (the admin's and the API docs' icons).
+from csp.constants import NONE, SELF, UNSAFE_INLINE  # noqa: E402
+
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "style-src-attr": [UNSAFE_INLINE],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
+MIDDLEWARE += ["csp.middleware.CSPMiddleware"]
+
+# Login throttling (django-axes) on every login form, the site's and the admin's:
+# after LOGIN_FAILURE_LIMIT wrong passwords for one username from one address,
+# that pair is refused for LOGIN_COOLOFF_MINUTES (each further try restarts the
+# wait), the right password included. Per username *and* address, so a stranger
+# cannot lock a staff member out from elsewhere. Counted in the database: all
+# web processes share it whatever the cache is.
+INSTALLED_APPS += ["axes"]
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # first: refuses a locked-out pair
+    "django.contrib.auth.backends.ModelBackend",
+]
+MIDDLEWARE += ["axes.middleware.AxesMiddleware"]  # last, as django-axes requires
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = env.int("LOGIN_COOLOFF_MINUTES", default=15) / 60  # hours
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_CLIENT_IP_CALLABLE = "portfolio.logins.client_address"  # API_NUM_PROXIES, as the API
+AXES_RESET_ON_SUCCESS = True
+# The refusal page (portfolio/logins.py) says "too many attempts" and when to
+# try again, never how many tries are left.
+AXES_LOCKOUT_CALLABLE = "portfolio.logins.locked_out"
+# Failures are what the lockout needs; a log of every successful login with
+# its address would be personal data kept forever.
+AXES_DISABLE_ACCESS_LOG = True
+
+# Mail: EMAIL_URL (django-environ: smtp+tls://user:password@host:587,
+# consolemail:// for a local run). Without it the site sends no mail, so the
+# password-reset pages are hidden (404, no link) rather than saying "sent".
+EMAIL_URL = env.str("EMAIL_URL", default="")
+if EMAIL_URL:
+    globals().update(env.email_url_config(EMAIL_URL))  # EMAIL_BACKEND, EMAIL_HOST, ...
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="webmaster@localhost")
+PASSWORD_RESET_BY_MAIL = bool(EMAIL_URL)
+# -- end of security and production -----------------------------------------------
 
 LOGGING = {
     "version": 1,

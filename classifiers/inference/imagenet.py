@@ -14,6 +14,7 @@ from collections.abc import Sequence
 import numpy as np
 from PIL import Image
 
+from classifiers.inference.archives import KERAS_LIMITS, verify_members
 from classifiers.inference.calibration import BinaryCalibration, log_odds
 from classifiers.inference.pipelines import (
     LabelledPhoto,
@@ -255,6 +256,14 @@ def _load_keras_checked(path, loader):
     """Open an uploaded .keras file with Keras' safe mode, saying why it is refused."""
     if not zipfile.is_zipfile(path):
         raise ValidationFailed("The file is not a valid .keras archive (a .keras file is a zip).")
+    # Keras reads config.json whole into memory and guards only members over
+    # 4 GiB: every member is checked (declared sizes, ratio, then inflated
+    # and discarded under a hard cap, CRC) before Keras opens the file.
+    try:
+        with open(path, "rb") as archive:
+            verify_members(archive, KERAS_LIMITS)
+    except Refused as exc:
+        raise ValidationFailed(f"Refused before loading: {exc.message}") from exc
     try:
         return loader(path)
     except Exception as exc:

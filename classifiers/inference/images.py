@@ -18,7 +18,32 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from classifiers.inference.refusals import Refused
 
-ALLOWED_FORMATS = {"JPEG", "PNG", "WEBP", "GIF", "BMP"}
+ALLOWED_FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP")
+# What this site stores after re-encoding (and all that open_stored reads).
+STORED_FORMAT = "JPEG"
+
+# Other image formats, named by their first bytes alone so the refusal can say
+# what was sent without handing the file to that format's parser: Pillow is
+# only ever asked to open ALLOWED_FORMATS (its PSD, TIFF, ... plugins have had
+# out-of-bounds bugs on crafted files; a refused format's parser never runs).
+_OTHER_SIGNATURES: tuple[tuple[int, bytes, str], ...] = (
+    (0, b"II*\x00", "TIFF"),
+    (0, b"MM\x00*", "TIFF"),
+    (0, b"II+\x00", "TIFF"),
+    (0, b"MM\x00+", "TIFF"),
+    (0, b"8BPS", "PSD"),
+    (0, b"\x00\x00\x01\x00", "ICO"),
+    (0, b"icns", "ICNS"),
+    (0, b"DDS ", "DDS"),
+    (0, b"gimp xcf", "XCF"),
+    (0, b"\x00\x00\x00\x0cjP  \r\n\x87\n", "JPEG 2000"),
+    (0, b"\xffO\xffQ", "JPEG 2000"),
+    (0, b"\x76\x2f\x31\x01", "OpenEXR"),
+    (4, b"ftypheic", "HEIC"),
+    (4, b"ftypheix", "HEIC"),
+    (4, b"ftypmif1", "HEIF"),
+    (4, b"ftypavif", "AVIF"),
+)
 STORED_MAX_SIDE = 1024  # larger than any model input; keeps storage small
 JPEG_QUALITY = 90
 
@@ -60,12 +85,7 @@ def decode_upload(data: bytes, *, max_bytes: int, max_pixels: int) -> DecodedIma
         with warnings.catch_warnings():
             # Pillow only warns between max_pixels and 2x; treat it as refusal.
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data))
-            if image.format not in ALLOWED_FORMATS:
-                raise ImageFormatRefused(
-                    f"{image.format or 'This'} files are not accepted; "
-                    "upload a JPEG, PNG, WebP, GIF or BMP photo."
-                )
+            image = Image.open(io.BytesIO(data), formats=ALLOWED_FORMATS)
             width, height = image.size
             if width * height > max_pixels:
                 raise ImageTooLarge(
@@ -78,6 +98,11 @@ def decode_upload(data: bytes, *, max_bytes: int, max_pixels: int) -> DecodedIma
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise ImageTooLarge("The image has too many pixels to process safely.") from exc
     except UnidentifiedImageError as exc:
+        other = _other_format(data)
+        if other:
+            raise ImageFormatRefused(
+                f"{other} files are not accepted; upload a JPEG, PNG, WebP, GIF or BMP photo."
+            ) from exc
         raise ImageRejected("The file is not an image we can read.") from exc
     except (OSError, SyntaxError, ValueError) as exc:
         # Pillow reports truncated and corrupt data as OSError/SyntaxError; its
@@ -102,9 +127,16 @@ def open_stored(field_file) -> Image.Image:
     upright and re-encoded, so the worker only decodes it (no second round
     of checks and re-encoding per prediction)."""
     with field_file.open("rb") as f:
-        image = Image.open(io.BytesIO(f.read()))
+        image = Image.open(io.BytesIO(f.read()), formats=(STORED_FORMAT,))
         image.load()
     return image.convert("RGB")
+
+
+def _other_format(data: bytes) -> str | None:
+    for offset, signature, name in _OTHER_SIGNATURES:
+        if data[offset : offset + len(signature)] == signature:
+            return name
+    return None
 
 
 def _to_rgb(image: Image.Image) -> Image.Image:

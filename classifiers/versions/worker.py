@@ -151,6 +151,7 @@ def promotion_apply(
             to_version=version,
             action=action,
             actor=actor,
+            actor_name=actor.get_username() if actor is not None else "",
             reason=reason,
         )
 

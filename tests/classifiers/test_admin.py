@@ -155,3 +155,136 @@ def test_it_keeps_the_promotion_audit_read_only(client, staff, demos):
     assert 'name="_save"' not in response.content.decode()
     assert client.post(f"{url}delete/", {"post": "yes"}).status_code == 403
     assert Promotion.objects.filter(pk=promotion.pk).exists()
+
+
+# -- a validated version is what was checked: read-only ----------------------------
+
+
+def _changed_version_form(version: ModelVersion, **changes) -> dict:
+    """Every field of the admin's change form, as the browser would post it."""
+    import json
+
+    form = {
+        "demo": version.demo_id,
+        "number": version.number,
+        "name": version.name,
+        "labels": json.dumps(version.labels),
+        "input_spec": json.dumps(version.input_spec),
+        "validated_at_0": "2026-01-01",
+        "validated_at_1": "00:00:00",
+        "calibration": json.dumps(version.calibration),
+        "notes": version.notes,
+        "_save": "Save",
+    }
+    form.update(changes)
+    return form
+
+
+def test_it_shows_a_validated_version_read_only_and_says_a_change_is_a_new_version(
+    client, staff, demos
+):
+    version = demos["dog-breeds"].promoted_version
+    client.force_login(staff)
+    html = client.get(f"/admin/classifiers/modelversion/{version.pk}/change/").content.decode()
+    assert "A change is a new version" in html
+    assert 'name="_save"' not in html
+    for field in ("labels", "artifact", "input_spec", "calibration"):
+        assert f'name="{field}"' not in html
+    assert (
+        "Add model version" not in client.get("/admin/classifiers/modelversion/").content.decode()
+    )
+
+
+def test_it_refuses_a_changed_label_for_a_served_version_and_the_answer_stays(client, staff, demos):
+    import json
+
+    from classifiers.predictions import worker as prediction_worker
+    from tests.conftest import example_bytes
+
+    demo = demos["dog-breeds"]
+    version = demo.promoted_version
+    labels = list(version.labels)
+    client.force_login(staff)
+
+    response = client.post(
+        f"/admin/classifiers/modelversion/{version.pk}/change/",
+        _changed_version_form(version, labels=json.dumps(["HACKED-LABEL"] * len(labels))),
+    )
+
+    assert response.status_code == 403
+    version.refresh_from_db()
+    assert version.labels == labels
+    prediction = prediction_services.prediction_create(
+        demo=demo, data=example_bytes("golden-retriever.jpg")
+    )
+    prediction_worker.prediction_run(prediction_id=prediction.id)
+    prediction.refresh_from_db()
+    assert prediction.status == "done", prediction.error
+    assert "HACKED-LABEL" not in json.dumps(prediction.result)
+    assert "retriever" in prediction.result["label"].lower()
+
+
+@pytest.mark.parametrize("status", [ModelVersionStatus.VALIDATING, ModelVersionStatus.INVALID])
+def test_it_keeps_a_version_being_validated_or_refused_read_only_too(client, staff, demos, status):
+    version = _uploaded_version(demos["cats-vs-dogs"], status=status)
+    client.force_login(staff)
+    response = client.post(
+        f"/admin/classifiers/modelversion/{version.pk}/change/",
+        _changed_version_form(version, name="renamed"),
+    )
+    assert response.status_code == 403
+    version.refresh_from_db()
+    assert version.name != "renamed"
+
+
+def test_it_still_lets_staff_correct_an_upload_not_yet_validated(client, staff, demos):
+    version = _uploaded_version(demos["cats-vs-dogs"], status=ModelVersionStatus.UPLOADED)
+    client.force_login(staff)
+    response = client.post(
+        f"/admin/classifiers/modelversion/{version.pk}/change/",
+        _changed_version_form(version, name="renamed"),
+    )
+    assert response.status_code == 302
+    version.refresh_from_db()
+    assert version.name == "renamed"
+
+
+# -- the audit trail is append-only and keeps who acted -------------------------------
+
+
+def test_it_does_not_let_staff_write_an_audit_row_by_hand(client, staff, demos):
+    demo = demos["cats-vs-dogs"]
+    before = Promotion.objects.count()
+    client.force_login(staff)
+    assert client.get("/admin/classifiers/promotion/add/").status_code == 403
+    response = client.post(
+        "/admin/classifiers/promotion/add/",
+        {
+            "demo": demo.pk,
+            "to_version": demo.promoted_version_id,
+            "action": "promote",
+            "actor": staff.pk,
+            "actor_name": "someone-else",
+            "reason": "forged",
+        },
+    )
+    assert response.status_code == 403
+    assert Promotion.objects.count() == before
+    assert "Add promotion" not in client.get("/admin/classifiers/promotion/").content.decode()
+
+
+def test_it_lists_who_acted_after_their_account_is_deleted(client, staff, demos, django_user_model):
+    from classifiers.versions import services as version_services
+
+    demo = demos["cats-vs-dogs"]
+    ada = django_user_model.objects.create_user("ada-ops", is_staff=True)
+    promotion = version_services.model_version_promote(
+        version=_other_shipped_version(demo), actor=ada, reason="cheaper"
+    )
+    ada.delete()
+
+    promotion.refresh_from_db()
+    assert (promotion.actor, promotion.actor_name) == (None, "ada-ops")
+    client.force_login(staff)
+    html = client.get("/admin/classifiers/promotion/").content.decode()
+    assert "ada-ops" in html

@@ -1,7 +1,7 @@
 import io
 
 import pytest
-from PIL import Image
+from PIL import Image, UnidentifiedImageError
 
 from classifiers.inference.images import STORED_MAX_SIDE, ImageRejected, decode_upload
 from tests.conftest import example_bytes, jpeg_bytes
@@ -76,3 +76,71 @@ def test_it_downscales_what_it_stores():
     decoded = decode_upload(jpeg_bytes(size=(3000, 1500)), **LIMITS)
     assert max(decoded.image.size) == STORED_MAX_SIDE
     assert decoded.original_size == (3000, 1500)
+
+
+def _psd_header() -> bytes:
+    """The start of a Photoshop file: signature, version 1, 3 channels, 8x8, 8-bit RGB."""
+    import struct
+
+    return b"8BPS" + struct.pack(">H6xHIIHH", 1, 3, 8, 8, 8, 3) + bytes(64)
+
+
+@pytest.fixture
+def parsers_asked(monkeypatch):
+    """Which refused formats' Pillow plugins were handed the upload (none may be)."""
+    from PIL import Image
+
+    Image.init()
+    asked = []
+    for name in ("PSD", "TIFF", "ICO", "JPEG2000"):
+        factory, accept = Image.OPEN[name]
+
+        def spy_accept(prefix, _name=name, _accept=accept):
+            asked.append(_name)
+            return _accept(prefix) if _accept else True
+
+        def spy_factory(fp, filename=None, _name=name, _factory=factory):
+            asked.append(_name)
+            return _factory(fp, filename)
+
+        monkeypatch.setitem(Image.OPEN, name, (spy_factory, spy_accept))
+    return asked
+
+
+@pytest.mark.parametrize(
+    ("data", "name"),
+    [(_psd_header(), "PSD"), (None, "TIFF")],
+    ids=["psd", "tiff"],
+)
+def test_it_names_a_refused_format_without_letting_its_parser_read_it(parsers_asked, data, name):
+    if data is None:
+        buffer = io.BytesIO()
+        Image.new("RGB", (10, 10)).save(buffer, format=name)
+        data = buffer.getvalue()
+    parsers_asked.clear()  # saving may have used the plugin; opening must not
+    with pytest.raises(ImageRejected, match=f"{name} files are not accepted") as refused:
+        decode_upload(data, **LIMITS)
+    assert refused.value.status == 415
+    assert parsers_asked == []
+
+
+class _StoredFile:
+    """What the worker passes open_stored: a stored file it can open."""
+
+    def __init__(self, path) -> None:
+        self.path = path
+
+    def open(self, mode: str):
+        return open(self.path, mode)
+
+
+def test_it_reads_a_stored_photo_as_a_jpeg_only(tmp_path):
+    from classifiers.inference.images import open_stored
+
+    png = tmp_path / "stored.jpg"
+    Image.new("RGB", (8, 8)).save(png, format="PNG")  # not what decode_upload stores
+    with pytest.raises(UnidentifiedImageError):
+        open_stored(_StoredFile(png))
+    jpeg = tmp_path / "ok.jpg"
+    jpeg.write_bytes(jpeg_bytes())
+    assert open_stored(_StoredFile(jpeg)).size == (64, 48)

@@ -94,6 +94,37 @@ def test_it_shows_the_audit_trail(client, demo, staff):
     assert audit.index("v3 → v1") < audit.index("nothing → v3")  # newest first
 
 
+def test_it_shows_the_public_that_staff_acted_but_not_who(client, demo, django_user_model):
+    ada = django_user_model.objects.create_user("ada-ops", is_staff=True)
+    _copy_version(demo.promoted_version, created_by=ada, name="Lite0 by Ada")
+    version_services.model_version_promote(version=_version(demo, 1), actor=ada, reason="cheaper")
+
+    html = client.get("/demos/cats-vs-dogs/versions/").content.decode()
+
+    assert "ada-ops" not in html
+    versions = html[html.index('id="versions"') : html.index('id="audit"')]
+    audit = html[html.index('id="audit"') :]
+    assert "<td>staff</td>" in versions  # v5, uploaded by her
+    assert "<td>set-up</td>" in versions  # the shipped versions
+    assert "<td>staff</td>" in audit  # her promotion
+    assert "<td>set-up</td>" in audit  # the shipped default
+
+
+def test_it_shows_staff_who_acted_even_after_the_account_is_deleted(
+    client, demo, staff, django_user_model
+):
+    ada = django_user_model.objects.create_user("ada-ops", is_staff=True)
+    version_services.model_version_promote(version=_version(demo, 1), actor=ada, reason="cheaper")
+    version_services.model_version_rollback(demo=demo, actor=ada, reason="worse")
+    ada.delete()
+
+    client.force_login(staff)
+    html = client.get("/demos/cats-vs-dogs/versions/").content.decode()
+    audit = html[html.index('id="audit"') :]
+    assert audit.count("<td>ada-ops</td>") == 2  # her promotion and her rollback
+    assert "<td>set-up</td>" in audit  # only the shipped default was set-up's
+
+
 def test_it_says_invalid_to_the_public_and_why_to_staff(client, demo, staff):
     _copy_version(
         demo.promoted_version,

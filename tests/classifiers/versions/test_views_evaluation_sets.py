@@ -7,6 +7,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from classifiers.models import EvaluationSet
+from tests.classifiers import archive_files as af
 from tests.conftest import example_bytes
 
 URL = "/demos/cats-vs-dogs/evaluation-sets/"
@@ -105,3 +106,43 @@ def test_it_is_listed_read_only_in_the_admin(staff_client):
     html = response.content.decode()
     assert "Pets, spring" in html
     assert "Add evaluation set" not in html
+
+
+# -- hostile archives: refused with a reason, before anything is unpacked ------------
+
+
+def _hostile(*members) -> bytes:
+    honest = [af.deflated(name, example_bytes(example)) for name, example in PHOTOS.items()]
+    return af.build(*honest, *members)
+
+
+def _bomb_entry():
+    return af.zeros("dog/zeros.jpg", 450 * af.MiB)  # 450 MB of zeros in ~450 KB
+
+
+def _lying_entry():
+    member = af.zeros("dog/liar.jpg", 64 * af.MiB)
+    member.size = 2000  # says 2 KB, inflates to 64 MB
+    return member
+
+
+def _corrupt_entry():
+    member = af.deflated("dog/broken.jpg", example_bytes("dalmatian.jpg"))
+    member.stored = b"\xff" * len(member.stored)  # zlib.error: invalid block type
+    return member
+
+
+@pytest.mark.parametrize(
+    ("member", "message"),
+    [
+        (_bomb_entry, "dog/zeros.jpg unpacks to 450 MB; one file may unpack to at most 10 MB."),
+        (_lying_entry, "dog/liar.jpg inflates past the 2 KB its header declares"),
+        (_corrupt_entry, "dog/broken.jpg is damaged: its compressed data is corrupt."),
+    ],
+    ids=["bomb-entry", "lying-declared-size", "corrupt-entry"],
+)
+def test_it_refuses_a_hostile_archive_with_400_and_a_reason(staff_client, member, message):
+    response = _post(staff_client, _hostile(member()))
+    assert response.status_code == 400
+    assert message in response.content.decode()
+    assert not EvaluationSet.objects.exists()

@@ -1,6 +1,7 @@
 """Uploading and validating model versions (the worker side runs in-process here)."""
 
 import json
+import tracemalloc
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -9,7 +10,7 @@ from classifiers.inference.refusals import Refused
 from classifiers.models import ModelVersion, ModelVersionStatus
 from classifiers.versions import services as version_services
 from classifiers.versions import worker as version_worker
-from tests.classifiers import model_files
+from tests.classifiers import archive_files, model_files
 
 
 def _upload(demo, path, labels=None, spec=None):
@@ -102,6 +103,45 @@ def test_a_bad_version_ends_invalid_with_its_reason_and_the_served_one_stays(
     assert demo.promoted_version == served
     with pytest.raises(Refused, match="not ready"):
         version_services.model_version_promote(version=version)
+
+
+def test_a_keras_file_whose_config_unpacks_to_a_gigabyte_is_refused_before_keras_reads_it(
+    demo, tmp_path
+):
+    """1 GiB of zeros deflates to about 1 MB: the worker must refuse it from the
+    zip's directory, not after Keras has read the whole config into memory."""
+    path = tmp_path / "bomb.keras"
+    path.write_bytes(
+        archive_files.keras_like(archive_files.zeros("config.json", archive_files.GiB))
+    )
+    assert path.stat().st_size < 2 * archive_files.MiB
+    version = _upload(demo, path)
+
+    tracemalloc.start()
+    try:
+        _validated(version)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+
+    assert version.status == ModelVersionStatus.INVALID
+    assert version.status_reason == (
+        "Refused before loading: config.json unpacks to 1.0 GB; one file may unpack to at "
+        "most 16 MB."
+    )
+    assert peak < 64 * archive_files.MiB  # Python's allocations while validating
+
+
+def test_a_keras_file_with_a_corrupt_member_is_invalid_with_the_reason(demo, tmp_path):
+    config = archive_files.deflated("config.json", b'{"class_name": "Functional"}' * 100)
+    config.stored = b"\xff" * len(config.stored)
+    path = tmp_path / "corrupt.keras"
+    path.write_bytes(archive_files.keras_like(config))
+    version = _validated(_upload(demo, path))
+    assert version.status == ModelVersionStatus.INVALID
+    assert version.status_reason == (
+        "Refused before loading: config.json is damaged: its compressed data is corrupt."
+    )
 
 
 def test_the_code_in_a_refused_model_never_runs(demo, tmp_path):

@@ -8,13 +8,12 @@ from __future__ import annotations
 import json
 
 from django import forms
+from django.conf import settings
 
 from classifiers.inference.refusals import Refused
-from classifiers.versions.archives import EVAL_MAX_UNCOMPRESSED
 from classifiers.versions.services import labels_from_json
 
 LABELS_MAX_BYTES = 2 * 1024 * 1024
-EVAL_MAX_UPLOAD = EVAL_MAX_UNCOMPRESSED
 
 
 class ModelVersionUploadForm(forms.Form):
@@ -82,6 +81,9 @@ class EvaluationSetForm(forms.Form):
 
     def clean_archive(self):
         archive = self.cleaned_data["archive"]
-        if archive.size > EVAL_MAX_UPLOAD:
-            raise forms.ValidationError("The zip is larger than 500 MB.")
+        # The same cap as model files: the request-body limit of this page
+        # (portfolio/middleware.py) refuses anything larger before it is read.
+        limit = settings.MODEL_UPLOAD_MAX_BYTES
+        if archive.size > limit:
+            raise forms.ValidationError(f"The zip is larger than {limit // (1024 * 1024)} MB.")
         return archive

@@ -182,15 +182,19 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # PREDICTION_SWEEP_SECONDS from celery beat, and once when a worker starts)
 # puts a running row whose heartbeat stopped back in the queue and rings
 # again, fails it after PREDICTION_MAX_ATTEMPTS claims (a photo that kills
-# its worker every time must not loop), rings again for a row left queued
-# PREDICTION_RESEND_SECONDS (its message was lost: the filesystem broker
-# deletes a message when it is fetched, a Redis restart forgets its queue)
-# and fails one nobody took in PREDICTION_QUEUED_GIVE_UP_SECONDS. A second
-# delivery of the same id is harmless: the claim is a conditional UPDATE.
+# its worker every time must not loop), rings again for a queued row whose
+# message was lost (the filesystem broker deletes a message when it is
+# fetched, a Redis restart forgets its queue: the row waited
+# PREDICTION_RESEND_SECONDS, or a later upload was taken before it) and fails
+# one nobody took in PREDICTION_QUEUED_GIVE_UP_SECONDS. A second delivery of
+# the same id is harmless: the claim is a conditional UPDATE.
 PREDICTION_HEARTBEAT_SECONDS = env.float("PREDICTION_HEARTBEAT_SECONDS", default=5.0)
 PREDICTION_STALE_SECONDS = env.float("PREDICTION_STALE_SECONDS", default=30.0)
 PREDICTION_MAX_ATTEMPTS = env.int("PREDICTION_MAX_ATTEMPTS", default=3)
 PREDICTION_RESEND_SECONDS = env.float("PREDICTION_RESEND_SECONDS", default=60.0)
+# Sooner when a later upload was taken this long ago while a row still waits:
+# the queue is first-in, first-out, so that row's message was lost.
+PREDICTION_OVERTAKEN_SECONDS = env.float("PREDICTION_OVERTAKEN_SECONDS", default=10.0)
 PREDICTION_QUEUED_GIVE_UP_SECONDS = env.float("PREDICTION_QUEUED_GIVE_UP_SECONDS", default=3600.0)
 PREDICTION_SWEEP_SECONDS = env.float("PREDICTION_SWEEP_SECONDS", default=10.0)
 if not 0 < 2 * PREDICTION_HEARTBEAT_SECONDS <= PREDICTION_STALE_SECONDS:
@@ -217,6 +221,7 @@ CELERY_TASK_ROUTES = {
     name: {"queue": CELERY_HOUSEKEEPING_QUEUE}
     for name in (
         "classifiers.sweep_predictions",
+        "classifiers.rescue_prediction",
         "classifiers.sweep_versions",
         "classifiers.expire_anonymous_predictions",
         "classifiers.remove_invalid_version_files",

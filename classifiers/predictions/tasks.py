@@ -9,9 +9,14 @@ rings again, so sending never refuses an upload (``portfolio.celery.Doorbell``).
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 
+from billiard.einfo import ExceptionWithTraceback
+from billiard.exceptions import WorkerLostError
 from celery import shared_task
 from celery.signals import worker_process_init, worker_ready
+from celery.worker.request import Request
+from django.utils import timezone
 
 from classifiers.predictions import worker
 from portfolio.celery import Doorbell
@@ -19,9 +24,31 @@ from portfolio.celery import Doorbell
 logger = logging.getLogger(__name__)
 
 
+class PredictionRequest(Request):
+    """How the main worker process handles a prediction's message.
+
+    It is the first to know when the pool process running a prediction dies
+    (an out-of-memory kill): it asks for that prediction to be rescued at
+    once. The message itself is handed back to the broker
+    (reject_on_worker_lost), but its claim would find the row still running.
+    """
+
+    def on_failure(self, exc_info, send_failed_event=True, return_ok=False):
+        super().on_failure(exc_info, send_failed_event=send_failed_event, return_ok=return_ok)
+        exc = exc_info.exception
+        exc = exc.exc if isinstance(exc, ExceptionWithTraceback) else exc  # as Celery unwraps it
+        if isinstance(exc, WorkerLostError) and self.args:
+            # No database here (the main process forks pool processes): a task does it.
+            rescue_prediction.delay(self.args[0], timezone.now().isoformat())
+
+
+class PredictionTask(Doorbell):
+    Request = PredictionRequest
+
+
 @shared_task(
     name="classifiers.run_prediction",
-    base=Doorbell,
+    base=PredictionTask,
     acks_late=True,
     reject_on_worker_lost=True,
 )
@@ -39,6 +66,16 @@ def run_prediction(prediction_id: str) -> None:
 def sweep_predictions() -> None:
     """Re-queue predictions whose worker died, ring again for lost messages."""
     worker.predictions_sweep(send=run_prediction.delay)
+
+
+@shared_task(name="classifiers.rescue_prediction", ignore_result=True)
+def rescue_prediction(prediction_id: str, died_at: str) -> None:
+    """Queue again (or fail, past its attempts) a prediction whose process died."""
+    worker.prediction_worker_lost(
+        prediction_id=prediction_id,
+        died_at=datetime.fromisoformat(died_at),
+        send=run_prediction.delay,
+    )
 
 
 @shared_task(name="classifiers.expire_anonymous_predictions", ignore_result=True)

@@ -272,9 +272,10 @@ def predictions_sweep(*, send: Callable[[str], object]) -> SweepReport:
     - Running with a stopped heartbeat: back to queued and ``send`` the id
       again, or failed with the reason once it was claimed
       PREDICTION_MAX_ATTEMPTS times.
-    - Queued, last rung more than PREDICTION_RESEND_SECONDS ago: ``send``
-      again (for a queued row ``heartbeat_at`` is when it was last sent by
-      the sweep); failed once queued longer than
+    - Queued, last rung more than PREDICTION_RESEND_SECONDS ago, or before
+      a later upload that a worker already took (``_last_overtaker``):
+      ``send`` again (for a queued row ``heartbeat_at`` is when it was last
+      sent by the sweep); failed once queued longer than
       PREDICTION_QUEUED_GIVE_UP_SECONDS.
 
     Every change is a conditional UPDATE, so two sweeps at once (beat and a
@@ -284,38 +285,93 @@ def predictions_sweep(*, send: Callable[[str], object]) -> SweepReport:
     report = SweepReport()
     lost = _lost(_stale_before(now))
     for row in Prediction.objects.filter(lost).values("id", "attempts")[:SWEEP_BATCH]:
-        this_row = Prediction.objects.filter(lost, id=row["id"], attempts=row["attempts"])
-        if row["attempts"] >= settings.PREDICTION_MAX_ATTEMPTS:
-            report.failed += this_row.update(
-                status=PredictionStatus.FAILED,
-                error=_stopped_too_often(row["attempts"]),
-                finished_at=now,
-            )
-            logger.warning(
-                "prediction %s failed: its worker stopped %s times", row["id"], row["attempts"]
-            )
-        elif this_row.update(status=PredictionStatus.QUEUED, heartbeat_at=now):
-            report.requeued += 1
-            logger.warning("prediction %s lost its worker; queued again", row["id"])
-            _ring(send, row["id"])
+        _rescue(lost, row, send=send, now=now, report=report)
 
     given_up = Q(created_at__lt=now - timedelta(seconds=settings.PREDICTION_QUEUED_GIVE_UP_SECONDS))
     report.failed += Prediction.objects.filter(given_up, status=PredictionStatus.QUEUED).update(
         status=PredictionStatus.FAILED, error=NEVER_TAKEN, finished_at=now
     )
 
-    resend_before = now - timedelta(seconds=settings.PREDICTION_RESEND_SECONDS)
-    waiting = Q(status=PredictionStatus.QUEUED) & (
-        Q(heartbeat_at__lt=resend_before)
-        | Q(heartbeat_at__isnull=True, created_at__lt=resend_before)
+    waiting = Q(status=PredictionStatus.QUEUED) & _rung_before(
+        now - timedelta(seconds=settings.PREDICTION_RESEND_SECONDS)
     )
+    overtaken_by = _last_overtaker(now)
+    if overtaken_by is not None:
+        waiting |= Q(status=PredictionStatus.QUEUED) & _rung_before(overtaken_by)
     ids = Prediction.objects.filter(waiting).order_by("created_at").values_list("id", flat=True)
     for prediction_id in list(ids[:SWEEP_BATCH]):
         if Prediction.objects.filter(waiting, id=prediction_id).update(heartbeat_at=now):
             report.resent += 1
+            logger.info("prediction %s rung again: still queued", prediction_id)
             _ring(send, prediction_id)
     if report:
         logger.info("prediction sweep: %s", report)
+    return report
+
+
+def _rung_before(moment: datetime) -> Q:
+    """Its task was last sent before ``moment`` (when created, or by the sweep)."""
+    return Q(heartbeat_at__lt=moment) | Q(heartbeat_at__isnull=True, created_at__lt=moment)
+
+
+def _last_overtaker(now: datetime) -> datetime | None:
+    """When the newest upload was made whose task a worker took more than
+    PREDICTION_OVERTAKEN_SECONDS ago.
+
+    Predictions share one first-in, first-out queue: a photo whose task was
+    sent before that upload's and that still waits lost its message (a worker
+    died holding it prefetched, the broker restarted empty), so it is rung
+    again now instead of after PREDICTION_RESEND_SECONDS. The margin covers a
+    message prefetched by another worker still busy; a needless ring is only
+    a claim that finds nothing to do.
+    """
+    margin = timedelta(seconds=settings.PREDICTION_OVERTAKEN_SECONDS)
+    taken = (
+        Prediction.objects.filter(
+            created_at__gte=now - timedelta(seconds=settings.PREDICTION_QUEUED_GIVE_UP_SECONDS),
+            started_at__lt=now - margin,
+        )
+        .order_by("-created_at")
+        .values_list("created_at", flat=True)
+        .first()
+    )
+    return None if taken is None else min(taken, now - margin)
+
+
+def _rescue(lost: Q, row: dict, *, send, now: datetime, report: SweepReport) -> None:
+    """Queue again (and ring) a row whose worker died, or fail it after
+    PREDICTION_MAX_ATTEMPTS claims; only while it is still ``lost``."""
+    this_row = Prediction.objects.filter(lost, id=row["id"], attempts=row["attempts"])
+    if row["attempts"] >= settings.PREDICTION_MAX_ATTEMPTS:
+        if this_row.update(
+            status=PredictionStatus.FAILED,
+            error=_stopped_too_often(row["attempts"]),
+            finished_at=now,
+        ):
+            report.failed += 1
+            logger.warning(
+                "prediction %s failed: its worker stopped %s times", row["id"], row["attempts"]
+            )
+    elif this_row.update(status=PredictionStatus.QUEUED, heartbeat_at=now):
+        report.requeued += 1
+        logger.warning("prediction %s lost its worker; queued again", row["id"])
+        _ring(send, row["id"])
+
+
+def prediction_worker_lost(
+    *, prediction_id, died_at: datetime, send: Callable[[str], object]
+) -> SweepReport:
+    """The pool process running this prediction died, as its main worker
+    process saw: rescue it now rather than when its heartbeat goes stale.
+
+    Only the claim that was running then: a claim made since has beaten
+    after ``died_at``.
+    """
+    lost = Q(status=PredictionStatus.RUNNING, heartbeat_at__lte=died_at)
+    report = SweepReport()
+    row = Prediction.objects.filter(lost, id=prediction_id).values("id", "attempts").first()
+    if row is not None:
+        _rescue(lost, row, send=send, now=timezone.now(), report=report)
     return report
 
 

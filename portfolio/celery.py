@@ -4,8 +4,13 @@ from pathlib import Path
 
 from celery import Celery, Task
 from kombu.exceptions import OperationalError
+from kombu.transport import TRANSPORT_ALIASES
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portfolio.settings")
+
+# filesystem:// (the embedded broker of `make run`) with messages that appear
+# whole (portfolio/broker.py); every process that sends or takes work imports this.
+TRANSPORT_ALIASES["filesystem"] = "portfolio.broker:Transport"
 
 logger = logging.getLogger(__name__)
 

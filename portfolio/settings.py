@@ -204,6 +204,10 @@ if not 0 < 2 * PREDICTION_HEARTBEAT_SECONDS <= PREDICTION_STALE_SECONDS:
     )
 if PREDICTION_MAX_ATTEMPTS < 1:
     raise ImproperlyConfigured("PREDICTION_MAX_ATTEMPTS must be at least 1")
+# How long the main worker process waits for a result from a pool process that
+# died before calling it lost (Celery's default: 10 s). Results are ignored here
+# (they live in the rows), and a lost prediction is rescued only once this passes.
+CELERY_WORKER_LOST_WAIT = 2.0
 # Anonymous predictions (no account) and their photos are deleted after this.
 ANONYMOUS_RETENTION_DAYS = env.int("ANONYMOUS_RETENTION_DAYS", default=30)
 

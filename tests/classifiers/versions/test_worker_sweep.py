@@ -104,6 +104,19 @@ def test_it_rings_again_for_an_upload_whose_message_was_lost(demo, sent):
     assert sent["validations"] == [version.pk]
 
 
+def test_a_version_rung_again_is_not_shown_as_validated(demo, sent, client, staff):
+    """While waiting, ``validated_at`` is when it was last sent: not a verdict."""
+    version = _version(demo, 5, ModelVersionStatus.UPLOADED)
+    ModelVersion.objects.filter(pk=version.pk).update(created_at=_ago(minutes=3))
+    _sweep(sent)
+
+    client.force_login(staff)
+    page = client.get(f"/demos/{demo.slug}/versions/5/").content.decode()
+
+    assert "waiting for a worker to validate it" in page
+    assert "<th>Validated</th>" not in page
+
+
 def test_a_validation_whose_worker_died_every_time_ends_invalid(demo, sent, client, staff):
     version = _version(demo, 5, ModelVersionStatus.VALIDATING)
     ModelVersion.objects.filter(pk=version.pk).update(

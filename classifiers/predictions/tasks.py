@@ -39,7 +39,10 @@ class PredictionRequest(Request):
         exc = exc.exc if isinstance(exc, ExceptionWithTraceback) else exc  # as Celery unwraps it
         if isinstance(exc, WorkerLostError) and self.args:
             # No database here (the main process forks pool processes): a task does it.
-            rescue_prediction.delay(self.args[0], timezone.now().isoformat())
+            try:
+                rescue_prediction.delay(self.args[0], timezone.now().isoformat())
+            except Exception:  # the broker is down: the heartbeat sweep rescues it
+                logger.exception("could not ask for prediction %s to be rescued", self.args[0])
 
 
 class PredictionTask(Doorbell):

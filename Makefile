@@ -18,7 +18,7 @@ export DJANGO_LOCAL_DEV ?= 1
 export PYTHONUNBUFFERED := 1
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: run test setup install models gallery-packages db worker lint bench clean
+.PHONY: run test setup install models gallery-packages db worker beat lint bench clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -64,16 +64,24 @@ setup: db
 GUNICORN_LIMITS := --limit-request-line 4094 --limit-request-fields 50 \
 	--limit-request-field_size 8190
 
+# Beat sends the sweep that re-queues predictions a dead worker or a lost
+# message left behind (every few seconds) and the daily housekeeping; its
+# schedule file is var/celerybeat-schedule (CELERY_BEAT_SCHEDULE_FILENAME).
 run: setup
-	@echo "Serving http://127.0.0.1:8000 with a Celery worker (Ctrl-C stops both)"
+	@echo "Serving http://127.0.0.1:8000 with a Celery worker and beat (Ctrl-C stops all)"
 	@trap 'kill 0' INT TERM EXIT; \
 	$(BIN)/celery -A portfolio worker --loglevel=INFO --concurrency=$(WORKER_CONCURRENCY) & \
+	$(BIN)/celery -A portfolio beat --loglevel=INFO & \
 	$(BIN)/gunicorn portfolio.wsgi --bind 127.0.0.1:8000 --workers 2 --threads 4 --access-logfile - \
 		$(GUNICORN_LIMITS) & \
 	wait
 
 worker: setup
 	$(BIN)/celery -A portfolio worker --loglevel=INFO --concurrency=$(WORKER_CONCURRENCY)
+
+# One beat per site, however many workers (production runs it as its own process).
+beat: setup
+	$(BIN)/celery -A portfolio beat --loglevel=INFO
 
 # The suite talks to real PostgreSQL and Redis (the queue and worker tests
 # need them); point these elsewhere if yours are not on localhost.

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
+from kombu import Exchange, Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"  # local state for the embedded defaults (db, broker, media)
@@ -145,7 +146,7 @@ MODEL_UPLOAD_MAX_BYTES = env.int("MODEL_UPLOAD_MAX_BYTES", default=300 * 1024 * 
 # Celery. Default: kombu's filesystem transport under var/, so `make run`
 # needs no Redis; set CELERY_BROKER_URL=redis://... for production and CI.
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
-_BROKER_DIR = VAR_DIR / "broker"
+_BROKER_DIR = Path(env.str("CELERY_BROKER_DIR", default=VAR_DIR / "broker"))
 CELERY_BROKER_TRANSPORT_OPTIONS = (
     {
         "data_folder_in": str(_BROKER_DIR),
@@ -158,6 +159,9 @@ CELERY_BROKER_TRANSPORT_OPTIONS = (
         "polling_interval": 0.05,
     }
     if CELERY_BROKER_URL.startswith("filesystem")
+    # How long Redis keeps a fetched, unacknowledged message before handing it
+    # out again. Recovery from a dead worker does not wait for it: the sweep
+    # below re-queues the row (see "Nothing lost when a worker dies").
     else {"visibility_timeout": 3600}
 )
 CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_QUEUE", default="predictions")
@@ -175,6 +179,97 @@ CELERY_TASK_ALWAYS_EAGER = False
 # (classifiers.tasks.warm_up_promoted_models); give it time to report ready.
 CELERY_WORKER_PROC_ALIVE_TIMEOUT = 120
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+
+# -- Nothing lost when a worker dies; housekeeping (celery beat) ---------------
+# The database row is the truth and the broker only a doorbell. A worker
+# refreshes the heartbeat of the predictions it runs; a sweep (every
+# PREDICTION_SWEEP_SECONDS from celery beat, and once when a worker starts)
+# puts a running row whose heartbeat stopped back in the queue and rings
+# again, fails it after PREDICTION_MAX_ATTEMPTS claims (a photo that kills
+# its worker every time must not loop), rings again for a queued row whose
+# message was lost (the filesystem broker deletes a message when it is
+# fetched, a Redis restart forgets its queue: the row waited
+# PREDICTION_RESEND_SECONDS, or a later upload was taken before it) and fails
+# one nobody took in PREDICTION_QUEUED_GIVE_UP_SECONDS. A second delivery of
+# the same id is harmless: the claim is a conditional UPDATE.
+PREDICTION_HEARTBEAT_SECONDS = env.float("PREDICTION_HEARTBEAT_SECONDS", default=5.0)
+PREDICTION_STALE_SECONDS = env.float("PREDICTION_STALE_SECONDS", default=30.0)
+PREDICTION_MAX_ATTEMPTS = env.int("PREDICTION_MAX_ATTEMPTS", default=3)
+PREDICTION_RESEND_SECONDS = env.float("PREDICTION_RESEND_SECONDS", default=60.0)
+# Sooner when a later upload was taken this long ago while a row still waits:
+# the queue is first-in, first-out, so that row's message was lost.
+PREDICTION_OVERTAKEN_SECONDS = env.float("PREDICTION_OVERTAKEN_SECONDS", default=10.0)
+PREDICTION_QUEUED_GIVE_UP_SECONDS = env.float("PREDICTION_QUEUED_GIVE_UP_SECONDS", default=3600.0)
+PREDICTION_SWEEP_SECONDS = env.float("PREDICTION_SWEEP_SECONDS", default=10.0)
+if not 0 < 2 * PREDICTION_HEARTBEAT_SECONDS <= PREDICTION_STALE_SECONDS:
+    # One late heartbeat must not look like a dead worker.
+    raise ImproperlyConfigured(
+        "PREDICTION_STALE_SECONDS must be at least twice PREDICTION_HEARTBEAT_SECONDS (> 0)"
+    )
+if PREDICTION_MAX_ATTEMPTS < 1:
+    raise ImproperlyConfigured("PREDICTION_MAX_ATTEMPTS must be at least 1")
+# How long the main worker process waits for a result from a pool process that
+# died before calling it lost (Celery's default: 10 s). Results are ignored here
+# (they live in the rows), and a lost prediction is rescued only once this passes.
+CELERY_WORKER_LOST_WAIT = 2.0
+# Anonymous predictions (no account) and their photos are deleted after this.
+ANONYMOUS_RETENTION_DAYS = env.int("ANONYMOUS_RETENTION_DAYS", default=30)
+
+# Sweeps and housekeeping have a queue of their own, so a long queue of
+# uploads never delays the sweep that rescues them. Every worker consumes
+# both (a worker started without -Q takes every queue listed here).
+CELERY_HOUSEKEEPING_QUEUE = "housekeeping"
+# Each queue with its own exchange and routing key (as Celery makes a queue it
+# is not told of): sharing the default key would copy every message to both.
+CELERY_TASK_QUEUES = tuple(
+    Queue(name, Exchange(name), routing_key=name)
+    for name in (CELERY_TASK_DEFAULT_QUEUE, CELERY_HOUSEKEEPING_QUEUE)
+)
+CELERY_TASK_ROUTES = {
+    name: {"queue": CELERY_HOUSEKEEPING_QUEUE}
+    for name in (
+        "classifiers.sweep_predictions",
+        "classifiers.rescue_prediction",
+        "classifiers.sweep_versions",
+        "classifiers.expire_anonymous_predictions",
+        "classifiers.remove_invalid_version_files",
+        "portfolio.clear_expired_sessions",
+    )
+}
+_HOUR, _DAY = 3600, 24 * 3600
+CELERY_BEAT_SCHEDULE = {
+    # A sweep message older than its period is pointless: the next one follows.
+    "sweep-predictions": {
+        "task": "classifiers.sweep_predictions",
+        "schedule": PREDICTION_SWEEP_SECONDS,
+        "options": {"expires": PREDICTION_SWEEP_SECONDS},
+    },
+    "sweep-versions": {
+        "task": "classifiers.sweep_versions",
+        "schedule": 60.0,
+        "options": {"expires": 60},
+    },
+    "expire-anonymous-predictions": {
+        "task": "classifiers.expire_anonymous_predictions",
+        "schedule": _HOUR,
+        "options": {"expires": _HOUR},
+    },
+    "remove-invalid-version-files": {
+        "task": "classifiers.remove_invalid_version_files",
+        "schedule": _DAY,
+        "options": {"expires": _HOUR},
+    },
+    "clear-expired-sessions": {
+        "task": "portfolio.clear_expired_sessions",
+        "schedule": _DAY,
+        "options": {"expires": _HOUR},
+    },
+}
+# `make run` keeps beat's last-run times under var/ (production: any writable path).
+CELERY_BEAT_SCHEDULE_FILENAME = env.str(
+    "CELERY_BEAT_SCHEDULE_FILENAME", default=str(VAR_DIR / "celerybeat-schedule")
+)
+# -- end of the worker-faults block ----------------------------------------------
 
 # Where the shipped model artifacts are built, and the benchmark photos.
 ML_MODELS_DIR = Path(env.str("ML_MODELS_DIR", default=BASE_DIR / "ml_models"))

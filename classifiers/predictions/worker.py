@@ -1,39 +1,64 @@
-"""What a worker does with a prediction id: claim, run, finish or fail.
+"""What a worker does with a prediction id: claim, run, finish or fail; the
+sweep that rescues predictions whose worker or message was lost; housekeeping.
 
 Runs in Celery worker processes (through ``tasks``), never in the web process.
+
+The row is the truth and the broker only a doorbell. A claim is a conditional
+UPDATE that stamps ``started_at``; that stamp is the claim's token: the
+heartbeat, the answer and a failure are written only while the row still
+carries it, so a worker whose prediction was taken over (it looked dead)
+cannot answer a second time.
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.core.files.base import ContentFile
+from django.db import close_old_connections, connection
 from django.db.models import F, Q
 from django.utils import timezone
 from PIL import Image
 
 from classifiers.inference.explain import heatmap_png
 from classifiers.inference.images import open_stored
+from classifiers.inference.refusals import Refused
 from classifiers.models import Demo, ModelVersion, Prediction, PredictionStatus
 from classifiers.serving import model_for, pipeline_for, run_pipeline
 
 logger = logging.getLogger(__name__)
 
+GENERIC_FAILURE = "The model could not process this image; the error has been logged."
+TOO_SLOW = "The model took too long."
 
-def prediction_claim(*, prediction_id: str, stale_after: timedelta | None = None) -> bool:
-    """Mark a queued prediction running; False if someone else has it or it is done.
 
-    A conditional UPDATE, so a redelivered task cannot run a prediction twice.
-    A row left ``running`` by a worker that died long ago (past the hard time
-    limit) can be claimed again. The demo's served version is pinned in the
-    same UPDATE: a promotion mid-way never mixes two versions in one answer.
-    """
+def _stale_before(now: datetime, stale_after: timedelta | None = None) -> datetime:
+    return now - (stale_after or timedelta(seconds=settings.PREDICTION_STALE_SECONDS))
+
+
+def _lost(stale_before: datetime) -> Q:
+    """Running, but its worker stopped beating (or never beat: rows claimed
+    before heartbeats existed)."""
+    return Q(status=PredictionStatus.RUNNING) & (
+        Q(heartbeat_at__lt=stale_before) | Q(heartbeat_at__isnull=True, started_at__lt=stale_before)
+    )
+
+
+def _claim(*, prediction_id, stale_after: timedelta | None = None) -> datetime | None:
+    """Claim the row; the ``started_at`` written is the claim's token."""
     now = timezone.now()
-    stale_after = stale_after or timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT + 30)
-    claimable = Q(status=PredictionStatus.QUEUED) | Q(
-        status=PredictionStatus.RUNNING, started_at__lt=now - stale_after
+    claimable = Q(status=PredictionStatus.QUEUED) | (
+        _lost(_stale_before(now, stale_after))
+        & Q(attempts__lt=settings.PREDICTION_MAX_ATTEMPTS)  # the sweep fails the others
     )
     promoted = (
         Prediction.objects.filter(id=prediction_id)
@@ -41,47 +66,349 @@ def prediction_claim(*, prediction_id: str, stale_after: timedelta | None = None
         .first()
     )
     if promoted is None:
-        return False
+        return None
     updated = Prediction.objects.filter(claimable, id=prediction_id).update(
         status=PredictionStatus.RUNNING,
         started_at=now,
+        heartbeat_at=now,
         attempts=F("attempts") + 1,
         model_version_id=promoted,
     )
-    return updated == 1
+    return now if updated == 1 else None
+
+
+def prediction_claim(*, prediction_id, stale_after: timedelta | None = None) -> bool:
+    """Mark a queued prediction running; False if someone else has it or it is done.
+
+    A conditional UPDATE, so a redelivered task cannot run a prediction twice.
+    A running row whose heartbeat stopped (its worker died) can be claimed
+    again, up to PREDICTION_MAX_ATTEMPTS claims in all. The demo's served
+    version is pinned in the same UPDATE: a promotion mid-way never mixes two
+    versions in one answer.
+    """
+    return _claim(prediction_id=prediction_id, stale_after=stale_after) is not None
 
 
 def prediction_finish(
     *, prediction: Prediction, outcome: dict, image_size: tuple[int, int] | None = None
-) -> None:
-    """Store the answer; a Grad-CAM grid in it is also saved as an overlay image."""
+) -> bool:
+    """Store the answer; a Grad-CAM grid in it is also saved as an overlay image.
+
+    Only while the row is still this claim's (``prediction.started_at``): an
+    answer from a worker that lost its claim is dropped, so each prediction
+    is answered once. Returns whether the answer was stored.
+    """
     details = outcome.get("details", {})
-    fields = ["status", "result", "finished_at"]
+    fields = {
+        "status": outcome["status"],
+        "result": outcome,
+        "finished_at": timezone.now(),
+    }
     if image_size and details.get("heatmap") and details.get("crop_box"):
         png = heatmap_png(details["heatmap"], image_size, details["crop_box"])
         prediction.heatmap.save(f"{prediction.id}-heatmap.png", ContentFile(png), save=False)
-        fields.append("heatmap")
-    prediction.status = outcome["status"]
-    prediction.result = outcome
-    prediction.finished_at = timezone.now()
-    prediction.save(update_fields=fields)
+        fields["heatmap"] = prediction.heatmap.name
+    mine = Prediction.objects.filter(id=prediction.id, status=PredictionStatus.RUNNING)
+    if prediction.started_at is not None:
+        mine = mine.filter(started_at=prediction.started_at)
+    if not mine.update(**fields):
+        logger.warning("prediction %s was taken over or deleted; answer dropped", prediction.id)
+        if "heatmap" in fields:
+            prediction.heatmap.delete(save=False)
+        return False
+    for name, value in fields.items():
+        setattr(prediction, name, value)
+    # One line per stored answer: bench/faults.py counts them to find duplicates.
+    logger.info(
+        "prediction %s answered %s (attempt %s)",
+        prediction.id,
+        outcome["status"],
+        prediction.attempts,
+    )
+    return True
 
 
-def prediction_fail(*, prediction_id: str, reason: str) -> None:
-    Prediction.objects.filter(id=prediction_id).exclude(
-        status__in=(PredictionStatus.DONE, PredictionStatus.REJECTED)
-    ).update(status=PredictionStatus.FAILED, error=reason, finished_at=timezone.now())
+def prediction_fail(*, prediction_id, reason: str, claimed_at: datetime | None = None) -> None:
+    """Fail an unfinished prediction with a reason the user reads (no paths,
+    no exception text). With ``claimed_at``, only while the claim is still
+    this worker's."""
+    unfinished = Prediction.objects.filter(id=prediction_id).exclude(
+        status__in=(PredictionStatus.DONE, PredictionStatus.REJECTED, PredictionStatus.FAILED)
+    )
+    if claimed_at is not None:
+        unfinished = unfinished.filter(started_at=claimed_at)
+    unfinished.update(status=PredictionStatus.FAILED, error=reason, finished_at=timezone.now())
 
 
-def prediction_run(*, prediction_id: str) -> None:
-    """Claim, run the demo's pipeline on the stored photo, store the answer."""
-    if not prediction_claim(prediction_id=prediction_id):
+def prediction_run(*, prediction_id) -> None:
+    """Claim, run the demo's pipeline on the stored photo, store the answer;
+    the heartbeat says this process is alive while it works."""
+    claimed_at = _claim(prediction_id=prediction_id)
+    if claimed_at is None:
         logger.info("prediction %s not claimable (taken, finished or deleted)", prediction_id)
         return
-    prediction = Prediction.objects.select_related("demo", "model_version").get(id=prediction_id)
-    image = open_stored(prediction.image)  # a missing or broken file fails the task clearly
-    outcome = run_pipeline(prediction.demo, prediction.model_version, image)
-    prediction_finish(prediction=prediction, outcome=outcome.as_dict(), image_size=image.size)
+    with heartbeats.beating(prediction_id, claimed_at):
+        try:
+            prediction = Prediction.objects.select_related("demo", "model_version").get(
+                id=prediction_id
+            )
+            image = open_stored(prediction.image)  # a missing or broken file fails clearly
+            outcome = run_pipeline(prediction.demo, prediction.model_version, image)
+            prediction_finish(
+                prediction=prediction, outcome=outcome.as_dict(), image_size=image.size
+            )
+        except SoftTimeLimitExceeded:
+            prediction_fail(prediction_id=prediction_id, reason=TOO_SLOW, claimed_at=claimed_at)
+        except Refused as exc:
+            prediction_fail(prediction_id=prediction_id, reason=exc.message, claimed_at=claimed_at)
+        except Exception:
+            logger.exception("prediction %s failed", prediction_id)
+            prediction_fail(
+                prediction_id=prediction_id, reason=GENERIC_FAILURE, claimed_at=claimed_at
+            )
+
+
+# -- heartbeats ---------------------------------------------------------------------
+
+
+def predictions_heartbeat(*, running: dict[str, datetime]) -> int:
+    """Stamp the rows this process runs (id -> claim token) as alive now."""
+    now = timezone.now()
+    touched = 0
+    for prediction_id, claimed_at in running.items():
+        touched += Prediction.objects.filter(
+            id=prediction_id, status=PredictionStatus.RUNNING, started_at=claimed_at
+        ).update(heartbeat_at=now)
+    return touched
+
+
+class Heartbeats:
+    """One daemon thread per worker process beats for the predictions it runs.
+
+    Started on first use in the process that runs predictions (a thread does
+    not survive the fork of a pool process). It beats even while the model
+    holds the process busy: TensorFlow and Pillow release the GIL in their
+    heavy parts, and a beat every PREDICTION_HEARTBEAT_SECONDS is far inside
+    PREDICTION_STALE_SECONDS. A process that dies stops beating, which is how
+    the sweep tells a dead worker from a slow one.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._running: dict[str, datetime] = {}
+        self._thread: threading.Thread | None = None
+        self._pid: int | None = None
+
+    @contextmanager
+    def beating(self, prediction_id, claimed_at: datetime) -> Iterator[None]:
+        self._ensure_thread()
+        with self._lock:
+            self._running[str(prediction_id)] = claimed_at
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._running.pop(str(prediction_id), None)
+
+    def _ensure_thread(self) -> None:
+        with self._lock:
+            pid = os.getpid()
+            if self._thread is not None and self._thread.is_alive() and self._pid == pid:
+                return
+            self._pid = pid
+            self._thread = threading.Thread(
+                target=self._loop, name="prediction-heartbeat", daemon=True
+            )
+            self._thread.start()
+
+    def _loop(self) -> None:
+        while True:
+            time.sleep(settings.PREDICTION_HEARTBEAT_SECONDS)
+            with self._lock:
+                running = dict(self._running)
+            if not running:
+                continue
+            try:
+                close_old_connections()
+                predictions_heartbeat(running=running)
+            except Exception:  # the database may be restarting: beat again next time
+                logger.exception("prediction heartbeat failed")
+            finally:
+                # A beat every few seconds needs no open connection in between
+                # (and an idle one would keep a test database from being dropped).
+                connection.close()
+
+
+heartbeats = Heartbeats()
+
+
+# -- the sweep ----------------------------------------------------------------------
+
+
+@dataclass
+class SweepReport:
+    requeued: int = 0  # running with a stopped heartbeat: queued again
+    failed: int = 0  # stopped too often, or never taken
+    resent: int = 0  # queued too long: rung again
+
+    def __bool__(self) -> bool:
+        return bool(self.requeued or self.failed or self.resent)
+
+
+def _stopped_too_often(attempts: int) -> str:
+    return (
+        f"The worker stopped while answering this photo {attempts} times, so it will not "
+        "be tried again. Please try another photo."
+    )
+
+
+NEVER_TAKEN = "No worker took this photo in time. Please upload it again."
+SWEEP_BATCH = 500  # rows per kind per sweep; the next sweep takes the rest
+
+
+def predictions_sweep(*, send: Callable[[str], object]) -> SweepReport:
+    """Rescue what a dead worker or a lost message left behind.
+
+    - Running with a stopped heartbeat: back to queued and ``send`` the id
+      again, or failed with the reason once it was claimed
+      PREDICTION_MAX_ATTEMPTS times.
+    - Queued, last rung more than PREDICTION_RESEND_SECONDS ago, or before
+      a later upload that a worker already took (``_last_overtaker``):
+      ``send`` again (for a queued row ``heartbeat_at`` is when it was last
+      sent by the sweep); failed once queued longer than
+      PREDICTION_QUEUED_GIVE_UP_SECONDS.
+
+    Every change is a conditional UPDATE, so two sweeps at once (beat and a
+    starting worker) act once per row; a duplicate message is a no-op claim.
+    """
+    now = timezone.now()
+    report = SweepReport()
+    lost = _lost(_stale_before(now))
+    for row in Prediction.objects.filter(lost).values("id", "attempts")[:SWEEP_BATCH]:
+        _rescue(lost, row, send=send, now=now, report=report)
+
+    given_up = Q(created_at__lt=now - timedelta(seconds=settings.PREDICTION_QUEUED_GIVE_UP_SECONDS))
+    report.failed += Prediction.objects.filter(given_up, status=PredictionStatus.QUEUED).update(
+        status=PredictionStatus.FAILED, error=NEVER_TAKEN, finished_at=now
+    )
+
+    waiting = Q(status=PredictionStatus.QUEUED) & _rung_before(
+        now - timedelta(seconds=settings.PREDICTION_RESEND_SECONDS)
+    )
+    overtaken_by = _last_overtaker(now)
+    if overtaken_by is not None:
+        waiting |= Q(status=PredictionStatus.QUEUED) & _rung_before(overtaken_by)
+    ids = Prediction.objects.filter(waiting).order_by("created_at").values_list("id", flat=True)
+    for prediction_id in list(ids[:SWEEP_BATCH]):
+        if Prediction.objects.filter(waiting, id=prediction_id).update(heartbeat_at=now):
+            report.resent += 1
+            logger.info("prediction %s rung again: still queued", prediction_id)
+            _ring(send, prediction_id)
+    if report:
+        logger.info("prediction sweep: %s", report)
+    return report
+
+
+def _rung_before(moment: datetime) -> Q:
+    """Its task was last sent before ``moment`` (when created, or by the sweep)."""
+    return Q(heartbeat_at__lt=moment) | Q(heartbeat_at__isnull=True, created_at__lt=moment)
+
+
+def _last_overtaker(now: datetime) -> datetime | None:
+    """When the newest upload was made whose task a worker took more than
+    PREDICTION_OVERTAKEN_SECONDS ago.
+
+    Predictions share one first-in, first-out queue: a photo whose task was
+    sent before that upload's and that still waits lost its message (a worker
+    died holding it prefetched, the broker restarted empty), so it is rung
+    again now instead of after PREDICTION_RESEND_SECONDS. The margin covers a
+    message prefetched by another worker still busy; a needless ring is only
+    a claim that finds nothing to do.
+    """
+    margin = timedelta(seconds=settings.PREDICTION_OVERTAKEN_SECONDS)
+    taken = (
+        Prediction.objects.filter(
+            created_at__gte=now - timedelta(seconds=settings.PREDICTION_QUEUED_GIVE_UP_SECONDS),
+            started_at__lt=now - margin,
+        )
+        .order_by("-created_at")
+        .values_list("created_at", flat=True)
+        .first()
+    )
+    return None if taken is None else min(taken, now - margin)
+
+
+def _rescue(lost: Q, row: dict, *, send, now: datetime, report: SweepReport) -> None:
+    """Queue again (and ring) a row whose worker died, or fail it after
+    PREDICTION_MAX_ATTEMPTS claims; only while it is still ``lost``."""
+    this_row = Prediction.objects.filter(lost, id=row["id"], attempts=row["attempts"])
+    if row["attempts"] >= settings.PREDICTION_MAX_ATTEMPTS:
+        if this_row.update(
+            status=PredictionStatus.FAILED,
+            error=_stopped_too_often(row["attempts"]),
+            finished_at=now,
+        ):
+            report.failed += 1
+            logger.warning(
+                "prediction %s failed: its worker stopped %s times", row["id"], row["attempts"]
+            )
+    elif this_row.update(status=PredictionStatus.QUEUED, heartbeat_at=now):
+        report.requeued += 1
+        logger.warning("prediction %s lost its worker; queued again", row["id"])
+        _ring(send, row["id"])
+
+
+def prediction_worker_lost(
+    *, prediction_id, died_at: datetime, send: Callable[[str], object]
+) -> SweepReport:
+    """The pool process running this prediction died, as its main worker
+    process saw: rescue it now rather than when its heartbeat goes stale.
+
+    Only the claim that was running then: a claim made since has beaten
+    after ``died_at``.
+    """
+    lost = Q(status=PredictionStatus.RUNNING, heartbeat_at__lte=died_at)
+    report = SweepReport()
+    row = Prediction.objects.filter(lost, id=prediction_id).values("id", "attempts").first()
+    if row is not None:
+        _rescue(lost, row, send=send, now=timezone.now(), report=report)
+    return report
+
+
+def _ring(send: Callable[[str], object], prediction_id) -> None:
+    try:
+        send(str(prediction_id))
+    except Exception:  # the broker is down: the row stays queued, the next sweep rings
+        logger.exception("could not queue prediction %s; the sweep will try again", prediction_id)
+
+
+# -- housekeeping -------------------------------------------------------------------
+
+
+def predictions_expire_anonymous(*, now: datetime | None = None) -> int:
+    """Delete anonymous predictions (no account) older than
+    ANONYMOUS_RETENTION_DAYS, with their photos and heatmaps."""
+    cutoff = (now or timezone.now()) - timedelta(days=settings.ANONYMOUS_RETENTION_DAYS)
+    expired = Prediction.objects.filter(owner__isnull=True, created_at__lt=cutoff)
+    deleted = 0
+    while True:
+        batch = list(expired.only("id", "image", "heatmap")[:SWEEP_BATCH])
+        if not batch:
+            break
+        for prediction in batch:
+            # Files first: a row without its file is harmless, a file without its row is a leak.
+            if prediction.image:
+                prediction.image.delete(save=False)
+            if prediction.heatmap:
+                prediction.heatmap.delete(save=False)
+        deleted += (
+            Prediction.objects.filter(id__in=[p.id for p in batch])
+            .delete()[1]
+            .get(Prediction._meta.label, 0)
+        )
+    if deleted:
+        logger.info("deleted %s anonymous predictions older than %s", deleted, cutoff)
+    return deleted
 
 
 def models_warm_up() -> list[ModelVersion]:

@@ -13,12 +13,14 @@ from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 
 from classifiers.versions import worker
+from portfolio.celery import Doorbell
 
 logger = logging.getLogger(__name__)
 
 
 @shared_task(
     name="classifiers.validate_model_version",
+    base=Doorbell,  # the sweep rings again if the broker cannot take it now
     acks_late=True,
     reject_on_worker_lost=True,
     soft_time_limit=worker.VALIDATION_TIME_LIMIT - 200,
@@ -46,6 +48,7 @@ def embed_gallery_and_promote(
 
 @shared_task(
     name="classifiers.run_comparison",
+    base=Doorbell,  # the sweep rings again if the broker cannot take it now
     acks_late=True,
     reject_on_worker_lost=True,
     soft_time_limit=worker.COMPARISON_TIME_LIMIT - 200,
@@ -62,3 +65,16 @@ def run_comparison(comparison_id: int) -> None:
             comparison_id=comparison_id,
             reason="The comparison failed with an unexpected error (logged).",
         )
+
+
+@shared_task(name="classifiers.sweep_versions", ignore_result=True)
+def sweep_versions() -> None:
+    """Ring again for validations and comparisons a lost message or a dead worker left."""
+    worker.versions_sweep(
+        send_validation=validate_model_version.delay, send_comparison=run_comparison.delay
+    )
+
+
+@shared_task(name="classifiers.remove_invalid_version_files", ignore_result=True)
+def remove_invalid_version_files() -> None:
+    worker.invalid_version_files_remove()

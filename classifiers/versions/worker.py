@@ -4,16 +4,22 @@ compare a candidate with the served version on real uploads.
 
 Each job claims its row with a conditional UPDATE, so a redelivered task does
 nothing twice, and a row left running by a dead worker is claimed again once
-it is older than the task's hard time limit.
+its claim is older than the task's hard time limit. The message of a job is
+only a doorbell: ``versions_sweep`` rings again for a job whose message was
+lost or whose worker died (a redelivery right after a crash finds the claim
+still fresh and is dropped), and fails it after a bounded number of tries.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import PurePosixPath
 
 from django.contrib.staticfiles import finders
+from django.core.files.storage import default_storage
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
@@ -48,16 +54,27 @@ COMPARISON_TIME_LIMIT = 3600
 # -- validation ----------------------------------------------------------------
 
 
+def _validation_lost(now) -> Q:
+    """Validating for longer than the task's hard limit: its worker died.
+
+    While a version is uploaded or validating, ``validated_at`` is when its
+    task was last sent by the sweep or claimed (the verdict overwrites it):
+    a stale claim taken over once is not taken over again at the next sweep.
+    """
+    stale = now - timedelta(seconds=VALIDATION_TIME_LIMIT + 60)
+    return Q(status=ModelVersionStatus.VALIDATING) & (
+        Q(validated_at__lt=stale) | Q(validated_at__isnull=True, created_at__lt=stale)
+    )
+
+
 def model_version_validate(*, version_id: int) -> ModelVersion | None:
     """Claim an uploaded version, validate it and store the verdict."""
-    # A version left "validating" past the task's hard limit lost its worker
-    # (acks_late redelivers the task): it may be claimed again.
-    stale = timezone.now() - timedelta(seconds=VALIDATION_TIME_LIMIT + 60)
-    claimable = Q(status=ModelVersionStatus.UPLOADED) | Q(
-        status=ModelVersionStatus.VALIDATING, created_at__lt=stale
-    )
+    # A version left "validating" past the task's hard limit lost its worker:
+    # it may be claimed again.
+    now = timezone.now()
+    claimable = Q(status=ModelVersionStatus.UPLOADED) | _validation_lost(now)
     claimed = ModelVersion.objects.filter(claimable, pk=version_id).update(
-        status=ModelVersionStatus.VALIDATING, status_reason=""
+        status=ModelVersionStatus.VALIDATING, status_reason="", validated_at=now
     )
     if not claimed:
         return None
@@ -236,3 +253,125 @@ def comparison_run(*, comparison_id: int) -> None:
     Comparison.objects.filter(pk=comparison_id).update(
         status=ComparisonStatus.DONE, rows=rows, finished_at=timezone.now()
     )
+
+
+# -- the sweep and housekeeping ----------------------------------------------------
+
+# A job not taken after this long had its message lost: ring again.
+RESEND_AFTER = timedelta(minutes=2)
+# Claims of a comparison (and hard limits of a validation) before it is failed.
+MAX_ATTEMPTS = 3
+
+
+@dataclass
+class VersionsSweepReport:
+    validations_resent: int = 0
+    validations_failed: int = 0
+    comparisons_resent: int = 0
+    comparisons_failed: int = 0
+
+    def __bool__(self) -> bool:
+        return any(vars(self).values())
+
+
+def versions_sweep(
+    *, send_validation: Callable[[int], object], send_comparison: Callable[[int], object]
+) -> VersionsSweepReport:
+    """Ring again for validations and comparisons that a lost message or a
+    dead worker left waiting; fail them after MAX_ATTEMPTS tries. Conditional
+    UPDATEs throughout, so concurrent sweeps act once per row."""
+    now = timezone.now()
+    report = VersionsSweepReport()
+    resend_before = now - RESEND_AFTER
+
+    # Validations. No attempts column: a version still not validated after
+    # MAX_ATTEMPTS hard limits has lost its worker that many times.
+    too_old = now - MAX_ATTEMPTS * timedelta(seconds=VALIDATION_TIME_LIMIT + 60)
+    report.validations_failed = ModelVersion.objects.filter(
+        _validation_lost(now), created_at__lt=too_old
+    ).update(
+        status=ModelVersionStatus.INVALID,
+        status_reason=(
+            f"The worker stopped while validating this version {MAX_ATTEMPTS} times; "
+            "upload it again to retry."
+        ),
+        validated_at=now,
+    )
+    waiting = Q(status=ModelVersionStatus.UPLOADED) & (
+        Q(validated_at__lt=resend_before)
+        | Q(validated_at__isnull=True, created_at__lt=resend_before)
+    )
+    for condition in (waiting, _validation_lost(now)):
+        for pk in list(ModelVersion.objects.filter(condition).values_list("pk", flat=True)):
+            # Back to uploaded (the claim takes it) and marked as sent, so the
+            # next sweep does not ring again at once.
+            if ModelVersion.objects.filter(condition, pk=pk).update(
+                status=ModelVersionStatus.UPLOADED, validated_at=now
+            ):
+                report.validations_resent += 1
+                _ring(send_validation, pk)
+
+    # Comparisons: ``started_at`` of a queued one is when it was last sent.
+    lost = Q(status=ComparisonStatus.RUNNING) & Q(
+        started_at__lt=now - timedelta(seconds=COMPARISON_TIME_LIMIT + 60)
+    )
+    report.comparisons_failed = Comparison.objects.filter(lost, attempts__gte=MAX_ATTEMPTS).update(
+        status=ComparisonStatus.FAILED,
+        error=f"The worker stopped while comparing {MAX_ATTEMPTS} times.",
+        finished_at=now,
+    )
+    waiting = Q(status=ComparisonStatus.QUEUED) & (
+        Q(started_at__lt=resend_before) | Q(started_at__isnull=True, created_at__lt=resend_before)
+    )
+    for pk in list(Comparison.objects.filter(waiting).values_list("pk", flat=True)):
+        if Comparison.objects.filter(waiting, pk=pk).update(started_at=now):
+            report.comparisons_resent += 1
+            _ring(send_comparison, pk)
+    for pk in list(Comparison.objects.filter(lost).values_list("pk", flat=True)):
+        # Queued again: the claim takes it, and the page says it waits again.
+        if Comparison.objects.filter(lost, pk=pk).update(
+            status=ComparisonStatus.QUEUED, started_at=now
+        ):
+            report.comparisons_resent += 1
+            _ring(send_comparison, pk)
+    if report:
+        logger.info("versions sweep: %s", report)
+    return report
+
+
+def _ring(send: Callable[[int], object], pk: int) -> None:
+    try:
+        send(pk)
+    except Exception:  # the broker is down: the next sweep rings again
+        logger.exception("could not queue job %s; the sweep will try again", pk)
+
+
+def invalid_version_files_remove() -> int:
+    """Delete the stored artifacts of invalid versions.
+
+    Artifacts are stored by content and shared: a file goes only when no
+    version that is not invalid uses it. Uploads lock their demo's row while
+    they store a file, so holding every demo's row here means no upload of
+    the same bytes can adopt the file while it is being deleted.
+    """
+    removed = 0
+    with transaction.atomic():
+        list(Demo.objects.select_for_update().values_list("pk", flat=True))
+        kept = set(
+            ModelVersion.objects.exclude(status=ModelVersionStatus.INVALID).values_list(
+                "artifact", flat=True
+            )
+        )
+        invalid = (
+            ModelVersion.objects.filter(status=ModelVersionStatus.INVALID)
+            .exclude(artifact="")
+            .values_list("artifact", flat=True)
+            .distinct()
+        )
+        for name in set(invalid) - kept:
+            if default_storage.exists(name):
+                default_storage.delete(name)
+                removed += 1
+    if removed:
+        logger.info("removed %s artifact files of invalid versions", removed)
+    return removed

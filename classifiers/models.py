@@ -82,6 +82,9 @@ class ModelVersion(models.Model):
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
     )
+    # Who uploaded it, as written at the time (kept after the account is gone);
+    # empty for the versions that set-up commands register.
+    created_by_name = models.CharField(max_length=150, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -12,15 +12,17 @@ from django.conf import settings
 from django.contrib.auth import views as auth_views
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
-from rest_framework.throttling import BaseThrottle
+
+from classifiers import clients
 
 
 def client_address(request: HttpRequest) -> str | None:
     """The address a login attempt is counted against (AXES_CLIENT_IP_CALLABLE):
-    told apart as the API's throttles tell clients apart (REMOTE_ADDR, or
-    X-Forwarded-For as far as API_NUM_PROXIES trusted proxies wrote it), so
-    behind a proxy every visitor is not one address that one guesser locks out."""
-    address = BaseThrottle().get_ident(request)
+    told apart as upload limits tell clients apart (classifiers.clients:
+    REMOTE_ADDR, or X-Forwarded-For as far as API_NUM_PROXIES trusted proxies
+    wrote it), so behind a proxy every visitor is not one address that one
+    guesser locks out."""
+    address = clients.client_address(request)
     try:
         return str(ipaddress.ip_address(address))
     except ValueError:

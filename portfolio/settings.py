@@ -464,6 +464,7 @@ AXES_LOCKOUT_CALLABLE = "portfolio.logins.locked_out"
 # Failures are what the lockout needs; a log of every successful login with
 # its address would be personal data kept forever.
 AXES_DISABLE_ACCESS_LOG = True
+AXES_VERBOSE = False  # no banner on every manage.py command (predict --json prints JSON only)
 
 # Mail: EMAIL_URL (django-environ: smtp+tls://user:password@host:587,
 # consolemail:// for a local run). Without it the site sends no mail, so the

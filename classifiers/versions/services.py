@@ -78,12 +78,17 @@ def model_version_upload(
             input_spec=input_spec,
             notes=notes,
             created_by=user if user is not None and user.is_authenticated else None,
+            created_by_name=_name_of(user),
             status=ModelVersionStatus.UPLOADED,
         )
         version.artifact.name = store_artifact(stored_name, artifact)
         version.save()
         transaction.on_commit(lambda: validate_model_version.delay(version.pk))
     return version
+
+
+def _name_of(user) -> str:
+    return user.get_username() if user is not None and user.is_authenticated else ""
 
 
 def store_artifact(stored_name: str, file) -> str:
@@ -128,8 +133,13 @@ def model_version_promote(
         raise Refused(f"Version {version.number} is already served.")
     if version.demo.pipeline_class.uses_gallery and gallery_missing(version=version):
         actor_id = actor.pk if actor is not None and actor.is_authenticated else None
+        # The name travels with the task: the audit row keeps it even if the
+        # account is deleted while the gallery is being embedded.
+        actor_name = _name_of(actor)
         transaction.on_commit(
-            lambda: embed_gallery_and_promote.delay(version.pk, actor_id, reason, action)
+            lambda: embed_gallery_and_promote.delay(
+                version.pk, actor_id, reason, action, actor_name
+            )
         )
         return None
     return worker.promotion_apply(version=version, actor=actor, reason=reason, action=action)

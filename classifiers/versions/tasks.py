@@ -39,10 +39,18 @@ def validate_model_version(version_id: int) -> None:
     time_limit=worker.EMBED_TIME_LIMIT,
 )
 def embed_gallery_and_promote(
-    version_id: int, actor_id: int | None, reason: str, action: str = "promote"
+    version_id: int,
+    actor_id: int | None,
+    reason: str,
+    action: str = "promote",
+    actor_name: str = "",  # absent from messages queued by earlier code
 ) -> None:
     worker.gallery_embed_then_promote(
-        version_id=version_id, actor_id=actor_id, reason=reason, action=action
+        version_id=version_id,
+        actor_id=actor_id,
+        reason=reason,
+        action=action,
+        actor_name=actor_name,
     )
 
 

@@ -146,7 +146,12 @@ def _example_images(demo: Demo) -> list[Image.Image]:
 
 
 def promotion_apply(
-    *, version: ModelVersion, actor=None, reason: str = "", action: str = Promotion.Action.PROMOTE
+    *,
+    version: ModelVersion,
+    actor=None,
+    reason: str = "",
+    action: str = Promotion.Action.PROMOTE,
+    actor_name: str = "",
 ) -> Promotion:
     """Switch the demo to ``version`` and write the audit row, in one transaction.
 
@@ -168,13 +173,18 @@ def promotion_apply(
             to_version=version,
             action=action,
             actor=actor,
-            actor_name=actor.get_username() if actor is not None else "",
+            actor_name=actor.get_username() if actor is not None else actor_name,
             reason=reason,
         )
 
 
 def gallery_embed_then_promote(
-    *, version_id: int, actor_id: int | None, reason: str, action: str = Promotion.Action.PROMOTE
+    *,
+    version_id: int,
+    actor_id: int | None,
+    reason: str,
+    action: str = Promotion.Action.PROMOTE,
+    actor_name: str = "",
 ) -> Promotion | None:
     """Worker side of a look-alike promotion: embed every gallery photo with the
     new network first, so the switch never serves an empty gallery."""
@@ -184,7 +194,9 @@ def gallery_embed_then_promote(
     gallery_embed_missing(version=version)
     actor = get_user_model().objects.filter(pk=actor_id).first() if actor_id else None
     try:
-        return promotion_apply(version=version, actor=actor, reason=reason, action=action)
+        return promotion_apply(
+            version=version, actor=actor, reason=reason, action=action, actor_name=actor_name
+        )
     except Refused as exc:  # e.g. a second click already served it
         logger.info("promotion of %s after embedding not applied: %s", version, exc)
         return None

@@ -105,3 +105,24 @@ def test_a_look_alike_rollback_also_waits_for_the_gallery(
     lookalike.refresh_from_db()
     assert lookalike.promoted_version == candidate
     assert len(callbacks) == 1
+
+
+def test_the_audit_keeps_the_promoters_name_if_the_account_goes_while_embedding(
+    lookalike, staff, django_capture_on_commit_callbacks, monkeypatch
+):
+    from classifiers.versions import tasks
+
+    sent = []
+    monkeypatch.setattr(tasks.embed_gallery_and_promote, "delay", lambda *a: sent.append(a))
+    person = gallery_services.person_get_or_create(name="Ada Lovelace")[0]
+    gallery_services.person_photo_add(
+        person=person, data=NO_FACE_PHOTO.read_bytes(), embed_now=True
+    )
+    candidate = _second_version(lookalike.promoted_version)
+    with django_capture_on_commit_callbacks(execute=True):
+        version_services.model_version_promote(version=candidate, actor=staff, reason="new")
+    staff.delete()  # while the worker embeds
+
+    tasks.embed_gallery_and_promote(*sent[0])  # what the worker runs
+    last = lookalike.promotions.first()
+    assert (last.to_version, last.actor, last.actor_name) == (candidate, None, "staff")

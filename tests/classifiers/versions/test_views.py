@@ -96,7 +96,9 @@ def test_it_shows_the_audit_trail(client, demo, staff):
 
 def test_it_shows_the_public_that_staff_acted_but_not_who(client, demo, django_user_model):
     ada = django_user_model.objects.create_user("ada-ops", is_staff=True)
-    _copy_version(demo.promoted_version, created_by=ada, name="Lite0 by Ada")
+    _copy_version(
+        demo.promoted_version, created_by=ada, created_by_name="ada-ops", name="Lite0 by Ada"
+    )
     version_services.model_version_promote(version=_version(demo, 1), actor=ada, reason="cheaper")
 
     html = client.get("/demos/cats-vs-dogs/versions/").content.decode()

@@ -247,3 +247,24 @@ def test_promoting_the_served_version_is_refused(demo):
     with pytest.raises(Refused, match="already served"):
         version_services.model_version_promote(version=demo.promoted_version)
     assert demo.promotions.count() == 1
+
+
+def test_the_uploaders_name_stays_on_the_version_after_the_account_is_gone(
+    client, demo, tmp_path, staff, django_user_model
+):
+    uploader = django_user_model.objects.create_user("ada-ops", password="x", is_staff=True)
+    artifact = SimpleUploadedFile(
+        "small.keras", model_files.valid(tmp_path / "s.keras").read_bytes()
+    )
+    version = version_services.model_version_upload(
+        demo=demo,
+        artifact=artifact,
+        labels=model_files.LABELS,
+        input_spec=model_files.SPEC,
+        name="small",
+        user=uploader,
+    )
+    uploader.delete()
+    client.force_login(staff)
+    page = client.get(f"/demos/cats-vs-dogs/versions/{version.number}/").content.decode()
+    assert "by ada-ops" in page

@@ -82,13 +82,15 @@ DEMOS = [
     {
         "slug": "celebrity-lookalike",
         "title": "Celebrity look-alike",
-        "summary": "Which famous person do you look like? Face detection, alignment and a "
-        "face embedding.",
+        "summary": "Which of about 4,000 public figures do you look like? And is it them?",
         "description": (
             "Finds the largest face with dlib's HOG detector, aligns it on five landmarks, "
-            "embeds it with dlib's face ResNet and ranks the gallery's people by distance. "
-            "The score is the chance that the face is that very person, fitted on pairs of "
-            "photos: a look-alike scores low, the person themself high."
+            "embeds it with dlib's face ResNet and compares it with about 4,000 public "
+            "figures. The chance shown is that the face is that very person, given how many "
+            "people the gallery holds (fitted on LFW's training pairs and on people left out "
+            "of the gallery): it says “This is X” at one half or more, otherwise “You look "
+            "most like X”. Gallery: Labeled Faces in the Wild (University of Massachusetts "
+            "Amherst; Huang et al. 2007), news photos from 2002-2004."
         ),
         "kind": "face-lookalike",
         "position": 3,

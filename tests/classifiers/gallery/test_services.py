@@ -42,7 +42,8 @@ def test_setup_serves_the_lookalike_demo_with_the_dlib_embedding(lookalike):
     assert version.artifact.name == f"model_versions/{version.sha256}.dat"
     assert version.labels == []
     assert version.input_spec["embedding"] == "dlib-resnet-v1"
-    assert 0.3 < version.input_spec["threshold"] < 1.0
+    assert version.input_spec["score"]["s"] < 0  # the fitted score: farther, less likely
+    assert 0.3 < version.input_spec["likeness"]["near"] < version.input_spec["likeness"]["far"]
     assert gallery_worker.lookalike_versions() == [version]
 
 

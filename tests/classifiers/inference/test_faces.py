@@ -10,11 +10,12 @@ from classifiers.inference.faces import (
     FaceLookalikePipeline,
     FoundFace,
     Gallery,
+    chances,
     face_crop_jpeg,
+    identify,
+    likeness,
     load_face_model,
-    nearest_people,
     package_model_path,
-    similarity,
 )
 from classifiers.inference.kinds import pipeline_class
 from tests.classifiers.faces_data import (
@@ -86,44 +87,89 @@ def test_a_plain_grey_picture_warms_the_model_up_and_finds_no_face(model):
     assert pipeline.predict(model, pipeline.preprocess(grey)).faces == 0
 
 
-def test_it_ranks_people_by_their_closest_photo_and_names_each_once():
+SCORE = {"c0": 28.0, "s": -46.0}
+LIKENESS = {"near": 0.43, "far": 0.83}
+TEST_SPEC = {"score": SCORE, "likeness": LIKENESS}
+
+
+def test_it_ranks_people_by_their_centroid_and_names_each_once():
     gallery = Gallery(
         vectors=np.stack([_unit(0), _unit(1), _unit(0) * 0.9 + _unit(2) * 0.1, _unit(3)]),
         people=["Ada", "Ben", "Ada", "Cy"],
         photo_urls=["/ada1", "/ben", "/ada2", "/cy"],
     )
-    ranked = nearest_people(_unit(0), gallery)
+    ranked, _ = identify(_unit(0), gallery, TEST_SPEC)
     assert [p["label"] for p in ranked] == ["Ada", "Ben", "Cy"]
-    assert ranked[0]["photo_url"] == "/ada1"
-    assert ranked[0]["distance"] == pytest.approx(0.0)
+    assert ranked[0]["photo_url"] == "/ada1"  # her photo nearest to the face
+    assert gallery.size == 3
 
 
-def test_its_score_is_one_half_at_the_fitted_threshold_and_falls_with_distance():
-    threshold, slope = SPEC["input_spec"]["threshold"], SPEC["input_spec"]["slope"]
-    assert similarity(threshold, threshold=threshold, slope=slope) == pytest.approx(0.5)
-    scores = [similarity(d, threshold=threshold, slope=slope) for d in (0.3, 0.6, 0.9, 5.0)]
-    assert scores == sorted(scores, reverse=True)
-    assert scores[0] > 0.99 and scores[-1] == 0.0
+def test_the_chances_of_everyone_and_of_a_stranger_sum_to_one():
+    rng = np.random.default_rng(7)
+    for n in (1, 5, 4000):
+        distances = rng.uniform(0.2, 1.2, n)
+        chance = chances(distances, **SCORE)
+        assert 0.0 <= chance.sum() <= 1.0
+        assert (chance >= 0.5).sum() <= 1  # at most one person can be that face
 
 
-def test_it_answers_with_the_top_three_people_their_scores_and_photos():
+def test_two_close_people_cannot_both_be_almost_surely_the_face():
+    """As close as a same-person pair, each alone would be a near-certain
+    match; side by side they share the chance (the old score said 98% for both)."""
+    alone = chances(np.array([0.35, 0.9, 0.9]), **SCORE)[0]
+    chance = chances(np.array([0.35, 0.36, 0.9]), **SCORE)
+    assert alone > 0.9
+    assert chance[0] + chance[1] <= 1.0
+    assert chance[1] < 0.5
+
+
+def test_the_same_distance_is_less_likely_a_match_in_a_larger_gallery():
+    near = 0.5
+    small = chances(np.array([near] + [1.0] * 9), **SCORE)[0]
+    large = chances(np.array([near] + [1.0] * 3999), **SCORE)[0]
+    assert large < small
+
+
+def test_likeness_runs_from_a_hundred_to_zero_and_is_not_a_chance():
+    assert likeness(0.2, **LIKENESS) == 100
+    assert likeness(0.63, **LIKENESS) == 50
+    assert likeness(1.5, **LIKENESS) == 0
+
+
+def test_it_answers_with_the_top_three_people_their_chances_and_photos():
     gallery = Gallery(
         vectors=np.stack([_unit(i) for i in range(4)]),
         people=["Ada", "Ben", "Cy", "Di"],
         photo_urls=["/ada", "/ben", "/cy", "/di"],
     )
     query = _unit(1) * 0.95 + _unit(0) * 0.05
-    outcome = _pipeline(gallery).postprocess(FoundFace(faces=1, vector=query, box=[1, 2, 3, 4]))
+    pipeline = FaceLookalikePipeline(spec=TEST_SPEC, gallery=gallery)
+    outcome = pipeline.postprocess(FoundFace(faces=1, vector=query, box=[1, 2, 3, 4]))
     assert outcome.status == "done"
     assert outcome.label == "Ben"
     assert outcome.reason == ""
     assert [item["label"] for item in outcome.top] == ["Ben", "Ada", "Cy"]
     assert [item["photo_url"] for item in outcome.top] == ["/ben", "/ada", "/cy"]
     assert outcome.score == outcome.top[0]["score"]
-    assert all(0.0 <= item["score"] <= 1.0 for item in outcome.top)
+    assert sum(item["score"] for item in outcome.top) + outcome.details["stranger"] <= 1.0 + 1e-9
     assert outcome.details["faces"] == 1
     assert outcome.details["box"] == [1, 2, 3, 4]
+    assert outcome.details["gallery_size"] == 4
     assert outcome.details["same_person"] is True
+
+
+def test_it_says_you_look_most_like_when_the_chance_is_under_one_half():
+    gallery = Gallery(
+        vectors=np.stack([_unit(i) for i in range(4)]),
+        people=["Ada", "Ben", "Cy", "Di"],
+        photo_urls=["/ada", "/ben", "/cy", "/di"],
+    )
+    far = (_unit(1) + _unit(5)) / np.sqrt(2)  # 0.77 from Ben: alike, not him
+    pipeline = FaceLookalikePipeline(spec=TEST_SPEC, gallery=gallery)
+    outcome = pipeline.postprocess(FoundFace(faces=1, vector=far.astype(np.float32)))
+    assert outcome.label == "Ben"
+    assert outcome.score < 0.5
+    assert outcome.details["same_person"] is False
 
 
 def test_it_says_so_when_the_gallery_is_empty():

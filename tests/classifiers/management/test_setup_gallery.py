@@ -12,8 +12,9 @@ from tests.classifiers.faces_data import lfw_photos, needs_lfw
 
 
 def setup_gallery(*args) -> tuple[str, str]:
+    """The packaged photos alone (the shipped gallery: gallery/test_shipped.py)."""
     out, err = io.StringIO(), io.StringIO()
-    call_command("setup_gallery", *map(str, args), stdout=out, stderr=err)
+    call_command("setup_gallery", *map(str, args), shipped="", stdout=out, stderr=err)
     return out.getvalue(), err.getvalue()
 
 

@@ -260,9 +260,12 @@ def _lookalike_page(client, details: dict) -> str:
         status=PredictionStatus.DONE,
         result={
             "label": "Grace Hopper",
-            "score": details.pop("score"),
-            "top": [],
-            "details": details,
+            "score": details["score_top"],
+            "top": [
+                {"label": "Grace Hopper", "score": details["score_top"], "likeness": 71},
+                {"label": "Ada Lovelace", "score": 0.001, "likeness": 64},
+            ],
+            "details": {**details, "gallery_size": 4038},
         },
         created_at=timezone.now(),
     )
@@ -270,14 +273,19 @@ def _lookalike_page(client, details: dict) -> str:
 
 
 def test_a_look_alike_page_says_when_it_is_only_a_look_alike(client, demos):
-    html = _lookalike_page(client, {"score": 0.04, "same_person": False})
-    assert "Looks most like <strong>Grace Hopper</strong>" in html
-    assert "Not anyone in the gallery: this is the closest look-alike (4% chance" in html
+    html = _lookalike_page(client, {"score_top": 0.04, "same_person": False})
+    assert "You look most like <strong>Grace Hopper</strong>" in html
+    assert "Only a look-alike: 4% chance that it is Grace Hopper in person" in html
+    assert "This is" not in html
+    # Runners-up show how alike they look, never a second chance of being the face.
+    assert '<span class="bar-value" title="likeness, 0 to 100">64</span>' in html
+    assert "0%" not in html.split('class="bars likeness"')[1].split("</ul>")[0]
 
 
 def test_a_look_alike_page_says_when_it_is_the_person(client, demos):
-    html = _lookalike_page(client, {"score": 0.97, "same_person": True})
-    assert "Very likely Grace Hopper in person (97% chance)" in html
+    html = _lookalike_page(client, {"score_top": 0.97, "same_person": True})
+    assert "This is <strong>Grace Hopper</strong>" in html
+    assert "97% chance that it is Grace Hopper, out of 4038 people in the gallery" in html
 
 
 def test_the_short_answer_of_a_mere_look_alike_says_so(db):

@@ -195,6 +195,7 @@ LABELS = {
     "this_is": "Enrolled people told “This is X”",
     "wrong_person": "Enrolled people told “This is” someone else",
     "stranger_look_alike": "People not in the gallery told “You look most like X”",
+    "no_face_refused": "Animal photos answered “No face found”",
 }
 
 
@@ -226,10 +227,38 @@ def pipeline_speed(spec: dict, runs: int = 20) -> float:
     return round(runs / (time.perf_counter() - started), 1)
 
 
+def no_face_refused(spec: dict) -> Share:
+    """Photos of pets (dogs, cats and other animals: no person) answered
+    "No face found"."""
+    import csv
+
+    from PIL import Image
+
+    from classifiers.inference.faces import (
+        FaceLookalikePipeline,
+        Gallery,
+        load_face_model,
+        package_model_path,
+    )
+
+    pipeline = FaceLookalikePipeline(spec=spec["input_spec"], gallery=Gallery.empty())
+    model = load_face_model(package_model_path(spec["artifact"]))
+    refused = total = 0
+    with (_setup.SHARED_DATA / "pets" / "labels.csv").open() as f:
+        for row in csv.DictReader(f):
+            image = Image.open(_setup.SHARED_DATA / "pets" / row["path"]).convert("RGB")
+            refused += pipeline.run(model, image).status == "rejected"
+            total += 1
+    return Share(refused, total)
+
+
 def evaluate_lookalike(spec: dict) -> dict:
-    """The measuring trials' figures with the spec's score (bench/accuracy.py)."""
+    """The measuring trials' figures with the spec's score (bench/accuracy.py):
+    a Share per key of LABELS, "no_face_refused", "images_per_second" and
+    "gallery_size"."""
     trials = build_trials()
     figures: dict = measure(trials.measure, spec["input_spec"]["score"])
+    figures["no_face_refused"] = no_face_refused(spec)
     figures["images_per_second"] = pipeline_speed(spec)
     figures["gallery_size"] = trials.gallery_size
     return figures

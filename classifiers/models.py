@@ -213,6 +213,17 @@ class Prediction(models.Model):
         return self.demo.pipeline_class.short_answer(self.result)
 
     @property
+    def heatmap_style(self) -> str:
+        """Where the small heatmap goes over the photo: the part the network
+        saw (``crop_box``, fractions of width and height), as CSS."""
+        box = self.result.get("details", {}).get("crop_box") or [0.0, 0.0, 1.0, 1.0]
+        left, top, right, bottom = (float(x) * 100 for x in box)
+        return (
+            f"left: {left:.2f}%; top: {top:.2f}%; "
+            f"width: {right - left:.2f}%; height: {bottom - top:.2f}%"
+        )
+
+    @property
     def duration_ms(self) -> int | None:
         if self.finished_at and self.created_at:
             return int((self.finished_at - self.created_at).total_seconds() * 1000)

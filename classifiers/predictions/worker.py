@@ -104,8 +104,8 @@ def prediction_finish(
         "result": outcome,
         "finished_at": timezone.now(),
     }
-    if image_size and details.get("heatmap") and details.get("crop_box"):
-        png = heatmap_png(details["heatmap"], image_size, details["crop_box"])
+    if details.get("heatmap") and details.get("crop_box"):
+        png = heatmap_png(details["heatmap"])
         prediction.heatmap.save(f"{prediction.id}-heatmap.png", ContentFile(png), save=False)
         fields["heatmap"] = prediction.heatmap.name
     mine = Prediction.objects.filter(id=prediction.id, status=PredictionStatus.RUNNING)

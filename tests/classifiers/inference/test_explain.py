@@ -13,20 +13,18 @@ from tests.conftest import EXAMPLES
 LITE0_SPEC = {"size": 224, "preprocessing": "lite", "crop": 0.875, "resample": "bicubic"}
 
 
-def test_the_heatmap_is_a_transparent_png_the_size_of_the_photo():
-    cam = np.ones((7, 7)).tolist()  # hot everywhere the network looked
-    png = heatmap_png(cam, (200, 100), [0.25, 0.0, 0.75, 1.0])
-    overlay = Image.open(io.BytesIO(png))
-    assert (overlay.format, overlay.mode, overlay.size) == ("PNG", "RGBA", (200, 100))
+def test_the_heatmap_is_a_small_transparent_png_of_the_grid():
+    cam = np.zeros((7, 7))
+    cam[3, 3] = 1.0  # hot in the middle only
+    overlay = Image.open(io.BytesIO(heatmap_png(cam.tolist())))
+    assert (overlay.format, overlay.mode, overlay.size) == ("PNG", "RGBA", (64, 64))
     alpha = np.asarray(overlay)[..., 3]
-    # Outside the centre crop the network saw nothing: fully see-through there.
-    assert not alpha[:, :50].any()
-    assert not alpha[:, 150:].any()
-    assert (alpha[:, 50:150] > 0).all()
+    assert alpha[32, 32] > 150  # the hot middle shows
+    assert alpha[0, 0] == 0  # cold corners stay see-through
 
 
 def test_a_cold_heatmap_leaves_the_photo_visible():
-    png = heatmap_png(np.zeros((7, 7)).tolist(), (64, 48), [0.0, 0.0, 1.0, 1.0])
+    png = heatmap_png(np.zeros((7, 7)).tolist())
     assert not np.asarray(Image.open(io.BytesIO(png)))[..., 3].any()
 
 
@@ -52,3 +50,25 @@ def test_explaining_gives_the_same_probabilities_as_predicting_and_a_normalised_
     assert cam.ndim == 2 and cam.shape[0] > 1
     assert cam.min() >= 0.0
     assert cam.max() == pytest.approx(1.0)
+
+
+def test_a_batch_is_explained_image_by_image_in_one_pass(lite0):
+    pipeline = ImagenetSubsetPipeline(
+        labels=imagenet_labels(),
+        spec=LITE0_SPEC,
+        config={"groups": {"cat": CAT_CLASSES, "dog": DOG_CLASSES}},
+        calibration={},
+    )
+    images = [Image.open(EXAMPLES / n).convert("RGB") for n in ("cat.jpg", "dalmatian.jpg")]
+    batch = np.concatenate([pipeline.preprocess(image) for image in images])
+    explainer = ExplainableClassifier(lite0)
+    target = pipeline.explanation_target()
+
+    probabilities, cams = explainer.explain_batch(batch, *target)
+
+    assert probabilities.shape == (2, 1000) and len(cams) == 2
+    for i in range(2):  # the same as explaining each photo alone
+        alone, cam = explainer.explain(batch[i : i + 1], *target)
+        np.testing.assert_allclose(probabilities[i], alone[0], atol=1e-5)
+        np.testing.assert_allclose(cams[i], cam, atol=1e-4)
+    assert not np.allclose(cams[0], cams[1])

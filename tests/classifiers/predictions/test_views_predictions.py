@@ -85,16 +85,17 @@ def test_it_serves_the_owner_the_heatmap_of_her_photo(client, alice, explained):
     assert response["Content-Type"] == "image/png"
     assert "private" in response["Cache-Control"]
     overlay = Image.open(io.BytesIO(b"".join(response.streaming_content)))
-    with explained.image.open("rb") as f:
-        photo = Image.open(f)
-        photo_size = photo.size
-    assert (overlay.format, overlay.mode, overlay.size) == ("PNG", "RGBA", photo_size)
+    # Small: the page scales it over the part of the photo the network saw.
+    assert (overlay.format, overlay.mode, overlay.size) == ("PNG", "RGBA", (64, 64))
 
 
 def test_it_lays_the_heatmap_over_the_photo_on_the_page(client, alice, explained):
     client.force_login(alice)
     html = client.get(f"/predictions/{explained.id}/").content.decode()
     assert f'<img class="heatmap" src="/predictions/{explained.id}/heatmap/"' in html
+    left, top, right, bottom = explained.result["details"]["crop_box"]
+    assert f"left: {left * 100:.2f}%; top: {top * 100:.2f}%;" in html
+    assert f"width: {(right - left) * 100:.2f}%" in html
     assert "Show what the model looked at (Grad-CAM)" in html
 
 

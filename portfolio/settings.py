@@ -271,6 +271,13 @@ CELERY_BEAT_SCHEDULE_FILENAME = env.str(
 )
 # -- end of the worker-faults block ----------------------------------------------
 
+# Micro-batching: a worker answers up to PREDICTION_BATCH_SIZE waiting
+# predictions of one demo in one forward pass (each still claimed, stored and
+# failed on its own). Measured with bench/throughput.py: see README.
+PREDICTION_BATCH_SIZE = env.int("PREDICTION_BATCH_SIZE", default=16)
+if PREDICTION_BATCH_SIZE < 1:
+    raise ImproperlyConfigured("PREDICTION_BATCH_SIZE must be at least 1")
+
 # Where the shipped model artifacts are built, and the benchmark photos.
 ML_MODELS_DIR = Path(env.str("ML_MODELS_DIR", default=BASE_DIR / "ml_models"))
 SHARED_DATA_DIR = Path(env.str("SHARED_DATA_DIR", default=BASE_DIR.parent / "shared" / "data"))

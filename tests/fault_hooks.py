@@ -1,7 +1,7 @@
 """Faults on demand inside a real worker, for the fault tests (never in production).
 
 A test worker loads this module with ``celery worker --include tests.fault_hooks``;
-it wraps the pipeline call of ``classifiers.predictions.worker`` so that "in
+it wraps the forward pass of ``classifiers.predictions.worker`` so that "in
 the middle of a prediction" is a moment a test can wait for. Set in the
 worker's environment:
 
@@ -24,12 +24,12 @@ from classifiers.predictions import worker
 
 HOLD_LIMIT_S = 120
 
-_pipeline = worker.run_pipeline
+_infer = worker.infer
 
 
-def _faulty_pipeline(demo, version, image):
+def _faulty_infer(pipeline, model, images):
     kill_width = os.environ.get("FAULT_KILL_WIDTH")
-    if kill_width and image.width == int(kill_width):
+    if kill_width and any(image.width == int(kill_width) for image in images):
         os.kill(os.getpid(), signal.SIGKILL)
     hold_dir = os.environ.get("FAULT_HOLD_DIR")
     if hold_dir:
@@ -38,7 +38,7 @@ def _faulty_pipeline(demo, version, image):
         deadline = time.monotonic() + HOLD_LIMIT_S
         while (folder / "hold").exists() and time.monotonic() < deadline:
             time.sleep(0.05)
-    return _pipeline(demo, version, image)
+    return _infer(pipeline, model, images)
 
 
-worker.run_pipeline = _faulty_pipeline
+worker.infer = _faulty_infer

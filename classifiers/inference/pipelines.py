@@ -110,6 +110,11 @@ class Pipeline:
     def run(self, model, image: Image.Image) -> Outcome:
         return self.postprocess(self.predict(model, self.preprocess(image)))
 
+    def run_batch(self, model, images: Sequence[Image.Image]) -> list[Outcome]:
+        """Answers for several photos; a kind whose network takes batches does
+        them in one forward pass (each answer as ``run`` would give it)."""
+        return [self.run(model, image) for image in images]
+
     # -- what the site shows and checks ----------------------------------------
     @staticmethod
     def short_answer(result: dict) -> str:

@@ -17,14 +17,14 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.core.files.base import ContentFile
-from django.db import close_old_connections, connection
+from django.db import close_old_connections, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 from PIL import Image
@@ -33,7 +33,7 @@ from classifiers.inference.explain import heatmap_png
 from classifiers.inference.images import open_stored
 from classifiers.inference.refusals import Refused
 from classifiers.models import Demo, ModelVersion, Prediction, PredictionStatus
-from classifiers.serving import model_for, pipeline_for, run_pipeline
+from classifiers.serving import model_for, pipeline_for
 
 logger = logging.getLogger(__name__)
 
@@ -140,32 +140,142 @@ def prediction_fail(*, prediction_id, reason: str, claimed_at: datetime | None =
     unfinished.update(status=PredictionStatus.FAILED, error=reason, finished_at=timezone.now())
 
 
+def _claim_company(*, demo_id: int, version_id: int, claimed_at: datetime, limit: int) -> list:
+    """Claim up to ``limit`` more queued predictions of the same demo, oldest
+    first, for the same forward pass (and the same served version and claim
+    token). Their messages arrive later and find nothing left to do.
+
+    ``skip_locked``: two workers batching at once take different rows, never
+    wait for each other (PostgreSQL; SQLite has one writer at a time anyway).
+    Only rows never tried before: one that lost its worker runs alone.
+    """
+    if limit <= 0:
+        return []
+    with transaction.atomic():
+        ids = list(
+            Prediction.objects.select_for_update(skip_locked=True)
+            .filter(status=PredictionStatus.QUEUED, demo_id=demo_id, attempts=0)
+            .order_by("created_at")
+            .values_list("id", flat=True)[:limit]
+        )
+        if ids:
+            Prediction.objects.filter(id__in=ids, status=PredictionStatus.QUEUED).update(
+                status=PredictionStatus.RUNNING,
+                started_at=claimed_at,
+                heartbeat_at=claimed_at,
+                attempts=F("attempts") + 1,
+                model_version_id=version_id,
+            )
+    return list(
+        Prediction.objects.filter(
+            id__in=ids, status=PredictionStatus.RUNNING, started_at=claimed_at
+        ).values_list("id", flat=True)
+    )
+
+
 def prediction_run(*, prediction_id) -> None:
-    """Claim, run the demo's pipeline on the stored photo, store the answer;
-    the heartbeat says this process is alive while it works."""
+    """Claim the prediction and up to PREDICTION_BATCH_SIZE - 1 others of the
+    same demo that are waiting, answer them in one forward pass, and store
+    each answer (or failure) on its own; the heartbeat says this process is
+    alive while it works."""
     claimed_at = _claim(prediction_id=prediction_id)
     if claimed_at is None:
         logger.info("prediction %s not claimable (taken, finished or deleted)", prediction_id)
         return
-    with heartbeats.beating(prediction_id, claimed_at):
+    first = Prediction.objects.values("demo_id", "model_version_id", "attempts").get(
+        id=prediction_id
+    )
+    company = []
+    if first["attempts"] == 1:
+        # A prediction tried before lost its worker: it may be the photo that
+        # kills it, so it runs alone and never takes others down with it.
+        company = _claim_company(
+            demo_id=first["demo_id"],
+            version_id=first["model_version_id"],
+            claimed_at=claimed_at,
+            limit=settings.PREDICTION_BATCH_SIZE - 1,
+        )
+    ids = [prediction_id, *company]
+    with ExitStack() as stack:
+        for claimed in ids:
+            stack.enter_context(heartbeats.beating(claimed, claimed_at))
         try:
-            prediction = Prediction.objects.select_related("demo", "model_version").get(
-                id=prediction_id
+            _answer(ids, claimed_at)
+        except SoftTimeLimitExceeded:
+            for claimed in ids:
+                prediction_fail(prediction_id=claimed, reason=TOO_SLOW, claimed_at=claimed_at)
+
+
+def _answer(ids: list, claimed_at: datetime) -> None:
+    """Run the claimed predictions' photos through their pipeline together.
+
+    Each is still its own: a photo that cannot be opened fails alone, and if
+    the batch as a whole fails, each photo is tried on its own so that one bad
+    photo never takes its neighbours down.
+    """
+    rows = {
+        str(pk): row
+        for pk, row in Prediction.objects.select_related("demo", "model_version")
+        .in_bulk(ids)
+        .items()
+    }
+    ready: list[tuple[Prediction, Image.Image]] = []
+    for claimed in ids:
+        prediction = rows.get(str(claimed))
+        if prediction is None:
+            continue  # deleted by its owner meanwhile
+        with _failing(prediction.id, claimed_at):
+            ready.append((prediction, open_stored(prediction.image)))
+    if not ready:
+        return
+    demo, version = ready[0][0].demo, ready[0][0].model_version
+    try:
+        pipeline = pipeline_for(demo, version)
+        model = model_for(version, pipeline)
+    except SoftTimeLimitExceeded:
+        raise
+    except Exception:
+        logger.exception("the model of %s could not be loaded", version)
+        for prediction, _ in ready:
+            prediction_fail(
+                prediction_id=prediction.id, reason=GENERIC_FAILURE, claimed_at=claimed_at
             )
-            image = open_stored(prediction.image)  # a missing or broken file fails clearly
-            outcome = run_pipeline(prediction.demo, prediction.model_version, image)
+        return
+    try:
+        outcomes = infer(pipeline, model, [image for _, image in ready])
+    except SoftTimeLimitExceeded:
+        raise
+    except Exception:
+        logger.warning("a batch of %s photos failed; answering them one by one", len(ready))
+        outcomes = [None] * len(ready)
+    for (prediction, image), outcome in zip(ready, outcomes, strict=True):
+        with _failing(prediction.id, claimed_at):
+            if outcome is None:
+                outcome = pipeline.run(model, image)
             prediction_finish(
                 prediction=prediction, outcome=outcome.as_dict(), image_size=image.size
             )
-        except SoftTimeLimitExceeded:
-            prediction_fail(prediction_id=prediction_id, reason=TOO_SLOW, claimed_at=claimed_at)
-        except Refused as exc:
-            prediction_fail(prediction_id=prediction_id, reason=exc.message, claimed_at=claimed_at)
-        except Exception:
-            logger.exception("prediction %s failed", prediction_id)
-            prediction_fail(
-                prediction_id=prediction_id, reason=GENERIC_FAILURE, claimed_at=claimed_at
-            )
+
+
+def infer(pipeline, model, images: list[Image.Image]) -> list:
+    """The forward pass of a batch (one name for it: the fault tests hold or
+    kill a worker here, mid-prediction)."""
+    return pipeline.run_batch(model, images)
+
+
+@contextmanager
+def _failing(prediction_id, claimed_at: datetime) -> Iterator[None]:
+    """Store an exception as this prediction's failure, with a reason the user
+    may read (a Refused's message, never exception text or paths)."""
+    try:
+        yield
+    except SoftTimeLimitExceeded:
+        raise
+    except Refused as exc:
+        prediction_fail(prediction_id=prediction_id, reason=exc.message, claimed_at=claimed_at)
+    except Exception:
+        logger.exception("prediction %s failed", prediction_id)
+        prediction_fail(prediction_id=prediction_id, reason=GENERIC_FAILURE, claimed_at=claimed_at)
 
 
 # -- heartbeats ---------------------------------------------------------------------
@@ -369,9 +479,14 @@ def prediction_worker_lost(
     """
     lost = Q(status=PredictionStatus.RUNNING, heartbeat_at__lte=died_at)
     report = SweepReport()
-    row = Prediction.objects.filter(lost, id=prediction_id).values("id", "attempts").first()
-    if row is not None:
-        _rescue(lost, row, send=send, now=timezone.now(), report=report)
+    claim = Prediction.objects.filter(lost, id=prediction_id).values("started_at").first()
+    if claim is None:
+        return report
+    # The predictions answered in the same batch carry the same claim token.
+    batch = Prediction.objects.filter(lost, started_at=claim["started_at"])
+    now = timezone.now()
+    for row in batch.values("id", "attempts"):
+        _rescue(lost, row, send=send, now=now, report=report)
     return report
 
 

@@ -70,6 +70,9 @@ def test_a_killed_worker_loses_no_prediction_on_the_filesystem_broker(
         PREDICTION_STALE_SECONDS="3",
         PREDICTION_SWEEP_SECONDS="1",
         PREDICTION_RESEND_SECONDS="5",
+        # One at a time: what is running, prefetched and waiting is then exact
+        # (batching is shown in test_worker_batching.py).
+        PREDICTION_BATCH_SIZE="1",
     )
     monkeypatch.setattr("classifiers.predictions.tasks.run_prediction.delay", _sender(broker_dir))
     args = ("--include=tests.fault_hooks",)

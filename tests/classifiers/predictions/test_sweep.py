@@ -284,9 +284,9 @@ def test_a_worker_process_beats_while_it_runs_a_prediction(cats_vs_dogs, setting
     prediction = prediction_services.prediction_create(
         demo=cats_vs_dogs, data=example_bytes("cat.jpg")
     )
-    real_pipeline = prediction_worker.run_pipeline
+    real_infer = prediction_worker.infer
 
-    def slow_pipeline(demo, version, image):
+    def slow_infer(pipeline, model, images):
         # Slower than the staleness; bounded by a deadline, not a timing check.
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -295,9 +295,9 @@ def test_a_worker_process_beats_while_it_runs_a_prediction(cats_vs_dogs, setting
                 break
             time.sleep(0.1)
         assert not prediction_worker.predictions_sweep(send=lambda pid: None)
-        return real_pipeline(demo, version, image)
+        return real_infer(pipeline, model, images)
 
-    monkeypatch.setattr(prediction_worker, "run_pipeline", slow_pipeline)
+    monkeypatch.setattr(prediction_worker, "infer", slow_infer)
 
     prediction_worker.prediction_run(prediction_id=prediction.id)
 

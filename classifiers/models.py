@@ -191,6 +191,8 @@ class Prediction(models.Model):
         indexes = [
             models.Index(fields=("owner", "-created_at")),
             models.Index(fields=("status", "created_at")),
+            # Recent answers: the queue's speed (ETA) and the staff's monitoring.
+            models.Index(fields=("finished_at",)),
         ]
 
     def __str__(self) -> str:

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import math
 import uuid
+from dataclasses import dataclass
+from datetime import timedelta
 
+from django.core.cache import cache
 from django.db.models import Q, QuerySet
 from django.shortcuts import get_object_or_404
+from django.utils import timezone
 
 from classifiers.models import (
     Comparison,
@@ -13,6 +18,7 @@ from classifiers.models import (
     EvaluationSet,
     ModelVersion,
     Prediction,
+    PredictionStatus,
     Promotion,
 )
 
@@ -130,3 +136,60 @@ def prediction_rerun_source(
     return (
         prediction_list(user=user, visitor_id=visitor_id).filter(id=prediction.rerun_of_id).first()
     )
+
+
+# -- where an upload stands in the queue ------------------------------------
+
+SPEED_WINDOW = timedelta(seconds=30)
+SPEED_CACHE_SECONDS = 2  # every poll of every visitor reads it: counted at most this often
+
+
+@dataclass(frozen=True)
+class QueueProgress:
+    ahead: int  # uploads that will be answered before this one
+    eta_seconds: float  # about how long until this one is answered
+    poll_after_ms: int  # when it is worth asking again
+
+
+def predictions_per_second() -> float:
+    """How fast the workers answer now: answers of the last 30 s, or, when it
+    was quiet, one over the typical time a recent answer took."""
+    speed = cache.get("predictions:per-second")
+    if speed is not None:
+        return speed
+    now = timezone.now()
+    recent = Prediction.objects.filter(finished_at__gte=now - SPEED_WINDOW).count()
+    if recent >= 5:
+        speed = recent / SPEED_WINDOW.total_seconds()
+    else:
+        spans = [
+            (finished - started).total_seconds()
+            for started, finished in Prediction.objects.exclude(started_at=None)
+            .exclude(finished_at=None)
+            .order_by("-finished_at")
+            .values_list("started_at", "finished_at")[:20]
+        ]
+        typical = sorted(spans)[len(spans) // 2] if spans else 0.5
+        speed = 1.0 / max(typical, 0.01)
+    cache.set("predictions:per-second", speed, SPEED_CACHE_SECONDS)
+    return speed
+
+
+def prediction_progress(*, prediction: Prediction) -> QueueProgress | None:
+    """For an unfinished prediction: how many uploads are ahead of it (every
+    running one, and every one queued before it) and about how long it will
+    take at the workers' recent speed. None once it is finished."""
+    if prediction.is_finished:
+        return None
+    speed = predictions_per_second()
+    if prediction.status == PredictionStatus.RUNNING:
+        return QueueProgress(ahead=0, eta_seconds=round(1 / speed, 1), poll_after_ms=250)
+    ahead = Prediction.objects.filter(
+        Q(status=PredictionStatus.RUNNING)
+        | Q(status=PredictionStatus.QUEUED, created_at__lt=prediction.created_at)
+    ).count()
+    eta = (ahead + 1) / speed
+    # Ask again about halfway there: soon enough to show the answer promptly,
+    # seldom enough that a long queue is not polled for nothing.
+    poll = min(max(math.ceil(eta * 500), 250), 3000)
+    return QueueProgress(ahead=ahead, eta_seconds=round(eta, 1), poll_after_ms=poll)

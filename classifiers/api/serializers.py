@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from classifiers import selectors
 from classifiers.models import Prediction, PredictionStatus
 
 
@@ -23,6 +26,12 @@ class ErrorSerializer(serializers.Serializer):
     retry_after = serializers.IntegerField(
         required=False, help_text="Seconds to wait before trying again (429, 503)."
     )
+
+
+class QueueSerializer(serializers.Serializer):
+    ahead = serializers.IntegerField()
+    eta_seconds = serializers.FloatField()
+    poll_after_ms = serializers.IntegerField()
 
 
 class ModelVersionSerializer(serializers.Serializer):
@@ -71,6 +80,13 @@ class PredictionSerializer(serializers.Serializer):
     duration_ms = serializers.IntegerField(
         allow_null=True, help_text="From upload to answer, in milliseconds."
     )
+    queue = serializers.SerializerMethodField(
+        help_text=(
+            "While unfinished: `ahead` (uploads answered before this one), `eta_seconds` "
+            "(about how long, at the workers' recent speed) and `poll_after_ms` (when it is "
+            "worth asking again). Null once finished."
+        )
+    )
 
     @extend_schema_field(OpenApiTypes.URI)
     def get_url(self, prediction: Prediction) -> str:
@@ -79,6 +95,11 @@ class PredictionSerializer(serializers.Serializer):
     @extend_schema_field(OpenApiTypes.URI)
     def get_image_url(self, prediction: Prediction) -> str:
         return _absolute(self.context["request"], "api:prediction-image", prediction.id)
+
+    @extend_schema_field(QueueSerializer(allow_null=True))
+    def get_queue(self, prediction: Prediction) -> dict | None:
+        progress = selectors.prediction_progress(prediction=prediction)
+        return None if progress is None else asdict(progress)
 
     @extend_schema_field({"type": "string", "format": "uri", "nullable": True})
     def get_heatmap_url(self, prediction: Prediction) -> str | None:

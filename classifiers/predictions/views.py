@@ -123,11 +123,14 @@ def _status_payload(request: HttpRequest, prediction: Prediction) -> dict:
     """The API's view of the prediction, plus what the page's script needs:
     the page to link to, where to poll, and the same partial the pages render."""
     page_url = prediction.get_absolute_url()
+    data = PredictionSerializer(prediction, context={"request": request}).data
     return {
-        **PredictionSerializer(prediction, context={"request": request}).data,
+        **data,
         "page_url": page_url,
         "status_url": f"{page_url}status/",
-        "html": render_to_string("classifiers/_result.html", {"prediction": prediction}),
+        "html": render_to_string(
+            "classifiers/_result.html", {"prediction": prediction, "queue": data["queue"]}
+        ),
     }
 
 
@@ -138,7 +141,13 @@ def prediction_detail(request: HttpRequest, prediction_id) -> HttpResponse:
         prediction=prediction, user=request.user, visitor_id=visitor_id(request)
     )
     return render(
-        request, "classifiers/prediction_detail.html", {"prediction": prediction, "before": before}
+        request,
+        "classifiers/prediction_detail.html",
+        {
+            "prediction": prediction,
+            "before": before,
+            "queue": selectors.prediction_progress(prediction=prediction),
+        },
     )
 
 

@@ -3,6 +3,8 @@
 // prediction page refreshes itself.
 (function () {
   "use strict";
+  // The status says when it is worth asking again (queue.poll_after_ms, from
+  // the queue's recent speed); this is the fallback and the pause after an error.
   const POLL_MS = 600;
 
   function poll(statusUrl, target) {
@@ -10,7 +12,10 @@
       .then((r) => r.json())
       .then((data) => {
         target.innerHTML = data.html;
-        if (!data.finished) setTimeout(() => poll(statusUrl, target), POLL_MS);
+        if (!data.finished) {
+          const wait = (data.queue && data.queue.poll_after_ms) || POLL_MS;
+          setTimeout(() => poll(statusUrl, target), wait);
+        }
       })
       .catch(() => setTimeout(() => poll(statusUrl, target), POLL_MS * 3));
   }

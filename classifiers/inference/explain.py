@@ -50,7 +50,9 @@ class ExplainableClassifier:
         def explain(batch, rows, bias):
             with tf.GradientTape() as tape:
                 features, probabilities = graph(batch, training=False)
-                scores = tf.linalg.matvec(rows, probabilities[0])
+                # Several views of one photo (test-time flip): the answer is
+                # their average; the map is of the first view, the photo as it is.
+                scores = tf.linalg.matvec(rows, tf.reduce_mean(probabilities, axis=0))
                 best = tf.argmax(tf.math.log(scores + 1e-9) + bias)
                 target = scores[best]
             gradients = tape.gradient(target, features)

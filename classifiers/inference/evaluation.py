@@ -249,7 +249,7 @@ def figures(
         out.append(
             {
                 "key": "ece",
-                "label": "Calibration error (how far the confidence shown is from the hit rate)",
+                "label": "Calibration error (confidence shown vs. how often right)",
                 "value": round(assessment.ece, 4),
                 "n": assessment.ece_n,
                 "unit": "answered photos",

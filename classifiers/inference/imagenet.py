@@ -16,7 +16,7 @@ import numpy as np
 from PIL import Image
 
 from classifiers.inference import calibration as fitted
-from classifiers.inference import evaluation
+from classifiers.inference import evaluation as measuring  # `evaluation` names a set below
 from classifiers.inference.archives import KERAS_LIMITS, verify_members
 from classifiers.inference.calibration import NEITHER, BinaryCalibration, log_odds
 from classifiers.inference.pipelines import (
@@ -316,7 +316,7 @@ class ImagenetSubsetPipeline(Pipeline):
         self.calibration = calibration
         metrics.update(self.latency(loaded, examples[0]))
         metrics.setdefault("figures", []).append(
-            evaluation.latency_figure(
+            measuring.latency_figure(
                 metrics["latency_p50_ms"],
                 runs=LATENCY_RUNS,
                 measured_on="the validating worker, one photo at a time",
@@ -329,18 +329,18 @@ class ImagenetSubsetPipeline(Pipeline):
         bench/calibrate.py does on the shared photos (evaluation.py)."""
         probabilities = self.probabilities(loaded, [photo.image for photo in photos])
         truth = [photo.label for photo in photos]
-        fit_idx, test_idx = evaluation.split_for_fitting([photo.name for photo in photos])
+        fit_idx, test_idx = measuring.split_for_fitting([photo.name for photo in photos])
         split = bool(fit_idx and test_idx)
         if not split:
             fit_idx = test_idx = list(range(len(photos)))  # too small to split
-        calibration = evaluation.fit_calibration(
+        calibration = measuring.fit_calibration(
             self,
             probabilities[fit_idx],
             [truth[i] for i in fit_idx],
             described=f"{len(fit_idx)} photos of evaluation set “{name}”",
         )
         self.calibration = calibration
-        metrics = evaluation.measure(
+        metrics = measuring.measure(
             self,
             probabilities[test_idx],
             [truth[i] for i in test_idx],

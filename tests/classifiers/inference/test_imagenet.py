@@ -287,3 +287,18 @@ def test_an_unknown_test_time_augmentation_is_refused():
     ImagenetSubsetPipeline.check_spec(FLIP)
     with pytest.raises(Refused, match="tta"):
         ImagenetSubsetPipeline.check_spec({**SPEC, "tta": "ten-crop"})
+
+
+def test_both_demos_serve_one_network_with_one_rule_by_default():
+    from classifiers.catalog import DEMOS, version_spec
+
+    served = {}
+    for demo in DEMOS:
+        if demo["kind"] == "imagenet-subset":
+            specs = [version_spec(f) for f in demo["versions"]]
+            (served[demo["slug"]],) = [s for s in specs if s.get("default")]
+    cats, dogs = served["cats-vs-dogs"], served["dog-breeds"]
+    assert (cats["artifact"], cats["input_spec"]) == (dogs["artifact"], dogs["input_spec"])
+    for key in ("threshold", "prior_shift", "map"):
+        assert cats["calibration"][key] == dogs["calibration"][key]
+    assert "temperature" in dogs["calibration"]

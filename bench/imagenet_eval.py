@@ -320,7 +320,7 @@ def plain(demo: dict, spec: dict) -> list[dict]:
     if pl.within:
         measured = breeds_measured()
         p = probabilities(spec, measured)[:, pl.groups["dog"]]
-        index = pl._member_index()
+        index = pl.member_index()
         truth = np.array([index[b.casefold()] for b in measured.breed])
         ranked = np.argsort(-p, axis=1)
         top1 = Share(int((ranked[:, 0] == truth).sum()), len(truth))
@@ -348,11 +348,10 @@ def selection_losses(spec: dict, demos: dict[str, dict]) -> np.ndarray:
     targets = kind != "neither"
     loss = np.where(targets, (said != kind) / targets.sum(), (said != "neither") / (~targets).sum())
     known = np.array([b is not None for b in pool.breed])
-    breed_names_ = pipeline(demos["dog-breeds"], spec)._member_index()
-    members = pipeline(demos["dog-breeds"], spec).groups["dog"]
-    dog_pipeline = pipeline(demos["dog-breeds"], spec)
+    dogs = pipeline(demos["dog-breeds"], spec)
+    index, members = dogs.member_index(), dogs.groups["dog"]
     for i in np.flatnonzero(known):
-        right = dog_pipeline._name(members[breed_names_[pool.breed[i].casefold()]])
+        right = dogs.display_name(members[index[pool.breed[i].casefold()]])
         loss[i] += (breeds[i].status != "done" or breeds[i].label != right) / known.sum()
     return loss
 
@@ -382,5 +381,5 @@ def latency_figure(metrics: dict) -> dict:
     return evaluation.latency_figure(
         metrics["latency_p50_ms"],
         runs=metrics.get("latency_runs", 30),
-        measured_on="2 CPU cores, one photo at a time, with its heatmap",
+        measured_on="a 2-core CPU, one photo at a time, heatmap included",
     )

@@ -139,7 +139,7 @@ def assess(pipeline, probabilities: np.ndarray, truth: Sequence[str]) -> Assessm
         members = pipeline.groups[pipeline.within]
         # a dog without its breed cannot be scored on breeds: fitting only
         targets = [i for i, (_, member) in enumerate(codes) if member is not None]
-        right = {i: pipeline._name(members[codes[i][1]]) for i in targets}
+        right = {i: pipeline.display_name(members[codes[i][1]]) for i in targets}
     else:
         targets = [i for i, (g, _) in enumerate(codes) if g != NEITHER]
         right = {i: names[codes[i][0]] for i in targets}

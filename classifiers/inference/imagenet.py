@@ -150,26 +150,29 @@ class ImagenetSubsetPipeline(Pipeline):
             if wanted == name.casefold():
                 return index, None
         if self.within:
-            member = self._member_index().get(wanted)
+            member = self.member_index().get(wanted)
             if member is not None:
                 return names.index(self.within), member
         return NEITHER, None
 
-    def _member_index(self) -> dict[str, int]:
-        """Display and ImageNet names (casefolded) of the ranked group's classes."""
+    def member_index(self) -> dict[str, int]:
+        """Display and ImageNet names (casefolded) of the ranked group's classes ->
+        their position in the group."""
         index: dict[str, int] = {}
         for position, i in enumerate(self.groups[self.within]):
             index.setdefault(self.labels[i].casefold(), position)
-            index.setdefault(self._name(i).casefold(), position)
+            index.setdefault(self.display_name(i).casefold(), position)
         return index
 
     # -- answers ---------------------------------------------------------
-    def _name(self, index: int) -> str:
+    def display_name(self, index: int) -> str:
         label = self.labels[index]
         return self.display_names.get(label, label)
 
     def _guesses(self, p: np.ndarray, n: int = 3) -> list[dict]:
-        return [{"label": self._name(i), "score": float(p[i])} for i in np.argsort(p)[::-1][:n]]
+        return [
+            {"label": self.display_name(i), "score": float(p[i])} for i in np.argsort(p)[::-1][:n]
+        ]
 
     def _refusal(self, details: dict, top: list[dict] | None = None, reason: str = "") -> Outcome:
         """The honest answer when the rule does not say one of this demo's answers."""
@@ -229,7 +232,7 @@ class ImagenetSubsetPipeline(Pipeline):
         evidence = float(p[members].sum())
         within = fitted.soften(p[members] / evidence, self.calibration.get("temperature", 1.0))
         order = np.argsort(within)[::-1][: self.config.get("top_k", 3)]
-        top = [{"label": self._name(members[i]), "score": float(within[i])} for i in order]
+        top = [{"label": self.display_name(members[i]), "score": float(within[i])} for i in order]
         return Outcome(
             status="done", label=top[0]["label"], score=top[0]["score"], top=top, details=details
         )
@@ -254,7 +257,9 @@ class ImagenetSubsetPipeline(Pipeline):
     def answers(self) -> list[str]:
         """The answers this demo can give (the breed list on the dog page)."""
         if self.within:
-            return sorted((self._name(i) for i in self.groups[self.within]), key=str.casefold)
+            return sorted(
+                (self.display_name(i) for i in self.groups[self.within]), key=str.casefold
+            )
         return list(self.groups)
 
     def accepts_label(self, label: str) -> bool:

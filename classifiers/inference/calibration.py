@@ -1,16 +1,23 @@
 """Calibration and rejection, fitted on labelled photos (pure numpy).
 
 An ImageNet network spreads a cat's probability over many classes (lynx,
-tiger cat, fox...) while a dog's lands in one of 118 dog classes, so the raw
+tiger cat, fox...) while a dog's lands in one of 121 dog classes, so the raw
 sums over-call "dog" and their size says little about how sure the answer is.
-Two fitted pieces fix that, both stored with each model version:
+Both ImageNet demos decide with one rule, so they agree on what is a dog:
 
-- a rejection threshold on the evidence for the demo's targets (p(cat) +
-  p(dog), or p(dog)), set to keep a chosen share of real targets answered;
-- a calibration map ``sigmoid(a * z + b)`` of the log-odds ``z`` between the
-  two answers (or of "dog" against "not dog"): ``a`` is an inverse
-  temperature and ``b`` a prior shift, chosen to minimise the expected
-  calibration error on the fitting photos.
+1. the evidence is p(cat) + p(dog); below a threshold ``t`` the photo is
+   neither (cats vs dogs: "neither"; dog breeds: "not a dog");
+2. otherwise cat or dog by the log-odds ``z = log p(cat) / p(dog)`` moved by
+   a prior shift ``s`` (cat when ``z + s >= 0``): ImageNet under-calls cats;
+3. dog breeds names a breed only when the rule says dog.
+
+``t`` and ``s`` are chosen together by what they cost on both sides: real
+cats and dogs turned away, cats and dogs confused, and other things answered
+(each as a rate, so a small set of "other" photos weighs as much as many
+targets). The shown confidence of cat vs dog is ``sigmoid(a * (z + s))``
+with an inverse temperature ``a`` fitted for calibration (stored as the map
+``a``, ``b = a * s``); breed confidences are the within-dog probabilities
+sharpened or softened by a temperature ``T``, fitted on labelled dogs.
 """
 
 from __future__ import annotations
@@ -63,29 +70,121 @@ def _binary_ece(p_first: np.ndarray, is_first: np.ndarray) -> float:
     return expected_calibration_error(confidence, correct)
 
 
-def fit_binary_calibration(z: np.ndarray, is_first: np.ndarray) -> BinaryCalibration:
-    """Grid search for (a, b) minimising ECE; log loss breaks ties.
+NEITHER = -1  # the rule's code for "neither of the two groups"
 
-    A grid rather than gradients because ECE is piecewise constant; it is two
-    parameters and a few hundred photos, so it takes a fraction of a second.
+THRESHOLDS = np.round(np.arange(0.01, 0.96, 0.01), 2)
+SHIFTS = np.round(np.arange(-2.0, 8.001, 0.25), 2)
+INVERSE_TEMPERATURES = np.round(np.linspace(0.1, 4.0, 40), 2)
+TEMPERATURES = np.round(np.geomspace(0.25, 4.0, 81), 4)
+
+
+def decide(
+    p_first: np.ndarray, p_second: np.ndarray, *, threshold: float, shift: float
+) -> np.ndarray:
+    """The rule, for arrays of photos: 0 (first group), 1 (second) or NEITHER."""
+    p_first = np.asarray(p_first, dtype=float)
+    p_second = np.asarray(p_second, dtype=float)
+    group = np.where(log_odds(p_first, p_second) + shift >= 0, 0, 1)
+    return np.where(p_first + p_second >= threshold, group, NEITHER)
+
+
+@dataclass(frozen=True)
+class RuleFit:
+    threshold: float
+    shift: float
+    turned_away: float  # share of real targets answered "neither"
+    confused: float  # share of real targets put in the other group
+    answered: float  # share of other photos answered as one of the groups
+
+    @property
+    def cost(self) -> float:
+        return self.turned_away + self.confused + self.answered
+
+
+def rule_cost(decisions: np.ndarray, truth: np.ndarray) -> tuple[float, float, float]:
+    """(turned away, confused, answered) for decisions against true codes."""
+    decisions, truth = np.asarray(decisions), np.asarray(truth)
+    targets = truth != NEITHER
+    if targets.any():
+        away = float(np.mean(decisions[targets] == NEITHER))
+        confused = float(
+            np.mean((decisions[targets] != NEITHER) & (decisions[targets] != truth[targets]))
+        )
+    else:
+        away = confused = 0.0
+    answered = float(np.mean(decisions[~targets] != NEITHER)) if (~targets).any() else 0.0
+    return away, confused, answered
+
+
+def fit_rule(p_first: np.ndarray, p_second: np.ndarray, truth: np.ndarray) -> RuleFit:
+    """The (threshold, prior shift) of least cost on labelled photos.
+
+    ``truth`` holds 0 or 1 for a photo of the first or second group and
+    NEITHER for anything else. A grid, as the cost counts photos (piecewise
+    constant); among equally cheap pairs the lowest threshold (fewest real
+    targets turned away on new photos), then the middle of the tied shifts.
     """
+    p_first = np.asarray(p_first, dtype=float)
+    p_second = np.asarray(p_second, dtype=float)
+    truth = np.asarray(truth)
+    evidence = p_first + p_second
+    z = log_odds(p_first, p_second)
+    targets = truth != NEITHER
+    n_targets, n_others = max(targets.sum(), 1), max((~targets).sum(), 1)
+    # costs[i, j] for THRESHOLDS[i], SHIFTS[j], computed without a Python loop per photo
+    answered = evidence[None, :] >= THRESHOLDS[:, None]  # (thresholds, photos)
+    group = np.where(z[None, :] + SHIFTS[:, None] >= 0, 0, 1)  # (shifts, photos)
+    right = group == truth[None, :]
+    hits = (answered[:, None, :] & right[None, :, :] & targets).sum(-1)
+    others_answered = (answered & ~targets).sum(-1)
+    costs = (1 - hits / n_targets) + (others_answered / n_others)[:, None]
+    i = int(np.argmax((costs <= costs.min() + 1e-12).any(axis=1)))
+    tied = np.flatnonzero(costs[i] <= costs.min() + 1e-12)
+    j = int(tied[len(tied) // 2])
+    threshold, shift = float(THRESHOLDS[i]), float(SHIFTS[j])
+    away, confused, others = rule_cost(
+        decide(p_first, p_second, threshold=threshold, shift=shift), truth
+    )
+    return RuleFit(threshold, shift, away, confused, others)
+
+
+def fit_inverse_temperature(z: np.ndarray, is_first: np.ndarray, shift: float) -> float:
+    """The inverse temperature ``a`` of ``sigmoid(a * (z + shift))`` with the least
+    ECE (log loss breaks ties); the shift, hence every answer, stays as fitted."""
     z = np.asarray(z, dtype=float)
     y = np.asarray(is_first, dtype=bool)
-    best: tuple[float, float, float, float] | None = None
-    for a in np.linspace(0.1, 4.0, 40):
-        for b in np.linspace(-6.0, 6.0, 121):
-            p = sigmoid(a * z + b)
-            ece = _binary_ece(p, y)
-            nll = -np.mean(np.where(y, np.log(p + EPS), np.log(1 - p + EPS)))
-            key = (round(ece, 4), nll)
-            if best is None or key < best[:2]:
-                best = (key[0], key[1], float(a), float(b))
+    if not len(z):
+        return 1.0
+    best: tuple[float, float, float] | None = None
+    for a in INVERSE_TEMPERATURES:
+        p = sigmoid(a * (z + shift))
+        nll = -np.mean(np.where(y, np.log(p + EPS), np.log(1 - p + EPS)))
+        key = (round(_binary_ece(p, y), 4), float(nll), float(a))
+        if best is None or key < best:
+            best = key
     assert best is not None
-    return BinaryCalibration(a=round(best[2], 4), b=round(best[3], 4))
+    return best[2]
 
 
-def keep_threshold(evidence_of_targets: np.ndarray, keep: float = 0.95) -> float:
-    """The largest threshold that still answers at least ``keep`` of the targets."""
-    values = np.sort(np.asarray(evidence_of_targets, dtype=float))
-    allowed_rejections = int(np.floor((1 - keep) * len(values)))
-    return float(values[allowed_rejections])
+def soften(p_members: np.ndarray, temperature: float) -> np.ndarray:
+    """Probabilities within a group, renormalised, with a temperature:
+    ``p_i ** (1 / T)``, normalised (T > 1 softens, T < 1 sharpens; the order,
+    hence the answer, never changes)."""
+    p = np.asarray(p_members, dtype=float)
+    with np.errstate(divide="ignore"):
+        logits = np.log(p) / temperature  # a class at 0 stays at 0
+    top = logits.max(axis=-1, keepdims=True)
+    q = np.exp(logits - np.where(np.isfinite(top), top, 0.0))
+    total = q.sum(axis=-1, keepdims=True)
+    return np.where(total > 0, q / np.where(total > 0, total, 1.0), 1.0 / p.shape[-1])
+
+
+def fit_temperature(p_members: np.ndarray, true_member: np.ndarray) -> float:
+    """The temperature with the least log loss of the true member (one row per
+    labelled photo; ``true_member`` indexes the columns)."""
+    p_members = np.asarray(p_members, dtype=float)
+    rows = np.arange(len(p_members))
+    if not len(rows):
+        return 1.0
+    losses = [-np.mean(np.log(soften(p_members, t)[rows, true_member] + EPS)) for t in TEMPERATURES]
+    return float(TEMPERATURES[int(np.argmin(losses))])

@@ -20,7 +20,7 @@ class ExplainableClassifier:
     def __init__(self, model) -> None:
         self.model = model
         self.feature_layer = _last_feature_map(model)
-        self._explain = None
+        self._explain: dict[int, object] = {}  # one traced function per views per photo
 
     def predict_on_batch(self, batch: np.ndarray) -> np.ndarray:
         return self.model.predict_on_batch(batch)
@@ -28,34 +28,38 @@ class ExplainableClassifier:
     def explain(
         self, batch: np.ndarray, rows: np.ndarray, bias: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray | None]:
-        """Probabilities, and the Grad-CAM map (0..1) of the first image."""
-        probabilities, cams = self.explain_batch(batch, rows, bias)
+        """One photo given as its views (one, or two with test-time flip):
+        the views' probabilities, and the Grad-CAM map (0..1) of the answer
+        their average gives, on the first view (the photo as it is)."""
+        probabilities, cams = self.explain_batch(batch, rows, bias, views=len(batch))
         return probabilities, cams[0]
 
     def explain_batch(
-        self, batch: np.ndarray, rows: np.ndarray, bias: np.ndarray
+        self, batch: np.ndarray, rows: np.ndarray, bias: np.ndarray, *, views: int = 1
     ) -> tuple[np.ndarray, list[np.ndarray | None]]:
-        """Probabilities (images, classes), and per image the Grad-CAM map
-        (0..1) of its best candidate row, all in one forward pass."""
+        """Several photos, each as ``views`` consecutive rows, in one forward
+        pass: every row's probabilities, and per photo the Grad-CAM map (0..1)
+        of its best candidate answer, on its first view."""
+        photos = len(batch) // views
         if self.feature_layer is None:
-            return np.asarray(self.predict_on_batch(batch)), [None] * len(batch)
-        if self._explain is None:
-            self._explain = self._build(batch.shape[1:])
-        probabilities, cams = self._explain(batch, rows, bias)
+            return np.asarray(self.predict_on_batch(batch)), [None] * photos
+        if views not in self._explain:
+            self._explain[views] = self._build(batch.shape[1:], views)
+        probabilities, cams = self._explain[views](batch, rows, bias)
         cams = cams.numpy()
         if cams.size == 0:  # no gradient reaches the feature map: no explanation
-            return probabilities.numpy(), [None] * len(batch)
+            return probabilities.numpy(), [None] * photos
         peaks = cams.reshape(len(cams), -1).max(axis=1)
         peaks[peaks <= 0] = 1.0
         return probabilities.numpy(), list(cams / peaks[:, None, None])
 
-    def _build(self, image_shape: tuple[int, ...]):
+    def _build(self, image_shape: tuple[int, ...], views: int):
         import keras
         import tensorflow as tf
 
         graph = keras.Model(self.model.inputs, [self.feature_layer.output, self.model.output])
 
-        # One trace for every batch size: micro-batches vary from 1 to B.
+        # One trace for every batch size: micro-batches vary from 1 to B photos.
         @tf.function(
             input_signature=[
                 tf.TensorSpec([None, *image_shape], tf.float32),
@@ -66,10 +70,13 @@ class ExplainableClassifier:
         def explain(batch, rows, bias):
             with tf.GradientTape() as tape:
                 features, probabilities = graph(batch, training=False)
-                scores = tf.linalg.matmul(probabilities, rows, transpose_b=True)  # (images, rows)
+                # A photo's answer is the average of its views (test-time flip).
+                classes = tf.shape(probabilities)[-1]
+                per_photo = tf.reduce_mean(tf.reshape(probabilities, [-1, views, classes]), 1)
+                scores = tf.linalg.matmul(per_photo, rows, transpose_b=True)  # (photos, rows)
                 best = tf.argmax(tf.math.log(scores + 1e-9) + bias, axis=1)
-                # Each image's target depends on its own features only, so the
-                # gradient of their sum is every image's own gradient.
+                # Each photo's target depends on its own features only, so the
+                # gradient of their sum is every photo's own gradient.
                 target = tf.reduce_sum(tf.gather(scores, best, batch_dims=1))
             gradients = tape.gradient(target, features)
             if gradients is None:
@@ -78,7 +85,7 @@ class ExplainableClassifier:
                 return probabilities, tf.zeros((0, 0, 0))
             weights = tf.reduce_mean(gradients, axis=(1, 2))
             cams = tf.nn.relu(tf.reduce_sum(features * weights[:, None, None, :], axis=-1))
-            return probabilities, cams
+            return probabilities, cams[::views]  # the first view: the photo as it is
 
         return explain
 

@@ -1,8 +1,9 @@
 """The ``imagenet-subset`` kind: an ImageNet-1k classifier read through some of its classes.
 
-Cats vs dogs sums the probabilities of each group; dog breeds ranks within the
-dog classes. Either way the version's fitted calibration decides when the
-evidence is too low to answer at all, and Grad-CAM comes out of the same
+Cats vs dogs answers with a group; dog breeds ranks within the dog classes.
+Both decide first with the same fitted rule whether the photo shows a cat, a
+dog or neither (``calibration.decide``), so with the same network the two
+demos never disagree on what is a dog. Grad-CAM comes out of the same
 forward pass as the answer.
 """
 
@@ -14,27 +15,40 @@ from collections.abc import Sequence
 import numpy as np
 from PIL import Image
 
+from classifiers.inference import calibration as fitted
+from classifiers.inference import evaluation as measuring  # `evaluation` names a set below
 from classifiers.inference.archives import KERAS_LIMITS, verify_members
-from classifiers.inference.calibration import BinaryCalibration, log_odds
+from classifiers.inference.calibration import NEITHER, BinaryCalibration, log_odds
 from classifiers.inference.pipelines import (
+    LATENCY_RUNS,
     LabelledPhoto,
     Outcome,
     Pipeline,
     ValidationFailed,
     ValidationReport,
 )
-from classifiers.inference.preprocessing import centre_crop_box, to_model_input, validate_spec
+from classifiers.inference.preprocessing import (
+    centre_crop_box,
+    merge_views,
+    model_views,
+    validate_spec,
+    view_count,
+)
 from classifiers.inference.refusals import Refused
+
+BATCH_PHOTOS = 16  # photos per forward pass when many are measured at once
 
 
 class ImagenetSubsetPipeline(Pipeline):
     """An ImageNet-1k classifier read through a subset of its classes.
 
     ``config["groups"]`` maps an answer to inclusive ImageNet index ranges
-    (cat 281-285, dog 151-268). With ``config["rank_within"]`` set (dog
-    breeds) the answer is the best class inside that group; otherwise it is
-    the best group. Either way the version's fitted calibration decides when
-    the evidence is too low to answer at all (``config["reject_reason"]``).
+    (cat 281-285; dog 151-268 and 273-275). With two groups the version's
+    calibration decides between them, or neither (``calibration.decide``).
+    With ``config["rank_within"]`` set (dog breeds) the answer is the best
+    class inside that group, given only when the rule says that group; the
+    other group is refused with ``config["reject_reasons"][group]`` ("This
+    is a cat, not a dog.") and neither with ``config["reject_reason"]``.
     """
 
     kind = "imagenet-subset"
@@ -50,6 +64,7 @@ class ImagenetSubsetPipeline(Pipeline):
         }
         self.within = self.config.get("rank_within")
         self.display_names = self.config.get("display_names", {})
+        self.views = view_count(self.spec) if self.spec else 1
 
     @classmethod
     def check_spec(cls, spec: dict) -> None:
@@ -67,10 +82,12 @@ class ImagenetSubsetPipeline(Pipeline):
 
     # -- the three steps -------------------------------------------------
     def preprocess(self, image: Image.Image) -> np.ndarray:
-        return to_model_input(image, self.spec)[None]
+        """The photo's views as a batch (two with ``"tta": "flip"``)."""
+        return model_views(image, self.spec)
 
     def predict(self, model, batch: np.ndarray) -> np.ndarray:
-        return _checked(model.predict_on_batch(batch))
+        """One row of probabilities per photo (its views averaged)."""
+        return merge_views(_checked(model.predict_on_batch(batch)), self.views)
 
     def postprocess(self, probabilities: np.ndarray) -> Outcome:
         p = np.asarray(probabilities, dtype=np.float64)[0]
@@ -79,72 +96,155 @@ class ImagenetSubsetPipeline(Pipeline):
         return self._pick_group(p)
 
     def run(self, model, image: Image.Image) -> Outcome:
-        """Predict and explain in one pass of the network (Grad-CAM)."""
-        if not hasattr(model, "explain"):
-            return super().run(model, image)
-        probabilities, cam = model.explain(self.preprocess(image), *self.explanation_target())
-        outcome = self.postprocess(_checked(probabilities))
-        if outcome.status == "done" and cam is not None:
-            outcome.details["heatmap"] = np.round(cam, 3).tolist()
-            outcome.details["crop_box"] = _crop_fraction(image, self.spec)
-        return outcome
+        """Predict and explain in one pass of the network (Grad-CAM of the
+        photo as it is; with flip TTA the answer is the views' average)."""
+        return self.run_batch(model, [image])[0]
+
+    def run_batch(self, model, images: Sequence[Image.Image]) -> list[Outcome]:
+        """Several photos in one forward pass, Grad-CAM included; each answer
+        the same as ``run`` on that photo alone."""
+        if not hasattr(model, "explain_batch"):
+            return [super(ImagenetSubsetPipeline, self).run(model, image) for image in images]
+        batch = np.concatenate([self.preprocess(image) for image in images])
+        probabilities, cams = model.explain_batch(
+            batch, *self.explanation_target(), views=self.views
+        )
+        per_photo = merge_views(_checked(probabilities), self.views)
+        outcomes = []
+        for i, (image, cam) in enumerate(zip(images, cams, strict=True)):
+            outcome = self.postprocess(per_photo[i : i + 1])
+            if outcome.status == "done" and cam is not None:
+                outcome.details["heatmap"] = np.round(cam, 3).tolist()
+                outcome.details["crop_box"] = _crop_fraction(image, self.spec)
+            outcomes.append(outcome)
+        return outcomes
+
+    def probabilities(self, model, images: Sequence[Image.Image]) -> np.ndarray:
+        """One row per photo, as ``predict`` gives it, a few photos per forward
+        pass (for measuring many photos without holding them all in memory)."""
+        rows = []
+        for start in range(0, len(images), BATCH_PHOTOS):
+            chunk = images[start : start + BATCH_PHOTOS]
+            batch = np.concatenate([self.preprocess(image) for image in chunk])
+            rows.append(merge_views(_checked(model.predict_on_batch(batch)), self.views))
+        return np.concatenate(rows) if rows else np.zeros((0, len(self.labels)))
+
+    # -- the rule: cat, dog or neither -------------------------------------
+    def group_sums(self, probabilities: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """p(first group), p(second group) per row (zeros when there is one group)."""
+        p = np.atleast_2d(np.asarray(probabilities, dtype=np.float64))
+        sums = [p[:, idx].sum(axis=1) for idx in self.groups.values()]
+        return sums[0], (sums[1] if len(sums) > 1 else np.zeros_like(sums[0]))
+
+    @property
+    def mapping(self) -> BinaryCalibration:
+        return BinaryCalibration(**self.calibration.get("map", {"a": 1.0, "b": 0.0}))
+
+    @property
+    def shift(self) -> float:
+        """The prior shift in log-odds space (the map's ``b / a``)."""
+        mapping = self.mapping
+        return mapping.b / mapping.a if mapping.a > 0 else 0.0
+
+    def decide(self, probabilities: np.ndarray) -> np.ndarray:
+        """The group index of each row (0, 1) or NEITHER."""
+        first, second = self.group_sums(probabilities)
+        return fitted.decide(
+            first, second, threshold=self.calibration.get("threshold", 0.0), shift=self.shift
+        )
+
+    def truth_code(self, label: str) -> tuple[int, int | None]:
+        """A photo's label -> (its group index or NEITHER, its member index within
+        the ranked group or None): how fitting reads an evaluation set."""
+        wanted = label.strip().casefold()
+        names = list(self.groups)
+        for index, name in enumerate(names):
+            if wanted == name.casefold():
+                return index, None
+        if self.within:
+            member = self.member_index().get(wanted)
+            if member is not None:
+                return names.index(self.within), member
+        return NEITHER, None
+
+    def member_index(self) -> dict[str, int]:
+        """Display and ImageNet names (casefolded) of the ranked group's classes ->
+        their position in the group."""
+        index: dict[str, int] = {}
+        for position, i in enumerate(self.groups[self.within]):
+            index.setdefault(self.labels[i].casefold(), position)
+            index.setdefault(self.display_name(i).casefold(), position)
+        return index
 
     # -- answers ---------------------------------------------------------
-    def _name(self, index: int) -> str:
+    def display_name(self, index: int) -> str:
         label = self.labels[index]
         return self.display_names.get(label, label)
 
     def _guesses(self, p: np.ndarray, n: int = 3) -> list[dict]:
-        return [{"label": self._name(i), "score": float(p[i])} for i in np.argsort(p)[::-1][:n]]
+        return [
+            {"label": self.display_name(i), "score": float(p[i])} for i in np.argsort(p)[::-1][:n]
+        ]
 
-    def _mapping(self) -> BinaryCalibration:
-        return BinaryCalibration(**self.calibration.get("map", {"a": 1.0, "b": 0.0}))
-
-    def _refusal(self, details: dict, top: list[dict] | None = None) -> Outcome:
-        """The honest answer when the evidence is below the fitted threshold."""
+    def _refusal(self, details: dict, top: list[dict] | None = None, reason: str = "") -> Outcome:
+        """The honest answer when the rule does not say one of this demo's answers."""
         return Outcome(
             status="rejected",
             label=None,
             score=None,
             top=top or [],
-            reason=self.config.get("reject_reason", "Not sure what this is."),
+            reason=reason or self.config.get("reject_reason", "Not sure what this is."),
             details=details,
         )
 
+    def _group_probabilities(self, p: np.ndarray) -> dict[str, float]:
+        """Calibrated probability of each of two groups, given it is one of them."""
+        names = list(self.groups)
+        first, second = self.group_sums(p)
+        prob_first = float(self.mapping.probability(log_odds(first[0], second[0])))
+        return {names[0]: prob_first, names[1]: 1.0 - prob_first}
+
     def _pick_group(self, p: np.ndarray) -> Outcome:
-        (first, first_idx), (second, second_idx) = list(self.groups.items())[:2]
-        p_first, p_second = float(p[first_idx].sum()), float(p[second_idx].sum())
-        evidence = p_first + p_second
-        details = {"evidence": evidence, "imagenet_top": self._guesses(p)}
-        if evidence < self.calibration.get("threshold", 0.0):
-            raw = [{"label": first, "score": p_first}, {"label": second, "score": p_second}]
+        names = list(self.groups)
+        first, second = self.group_sums(p)
+        details = {"evidence": float(first[0] + second[0]), "imagenet_top": self._guesses(p)}
+        code = int(self.decide(p)[0])
+        if code == NEITHER:
+            raw = [{"label": names[0], "score": float(first[0])}]
+            if len(names) > 1:
+                raw.append({"label": names[1], "score": float(second[0])})
             return self._refusal(details, top=raw)
-        prob_first = float(self._mapping().probability(log_odds(p_first, p_second)))
-        ranked = sorted(
-            [{"label": first, "score": prob_first}, {"label": second, "score": 1 - prob_first}],
-            key=lambda item: item["score"],
-            reverse=True,
-        )
+        if len(names) == 1:
+            top = [{"label": names[0], "score": float(first[0])}]
+        else:
+            probs = self._group_probabilities(p)
+            other = names[1 - code]
+            top = [
+                {"label": names[code], "score": probs[names[code]]},
+                {"label": other, "score": probs[other]},
+            ]
         return Outcome(
-            status="done",
-            label=ranked[0]["label"],
-            score=ranked[0]["score"],
-            top=ranked,
-            details=details,
+            status="done", label=top[0]["label"], score=top[0]["score"], top=top, details=details
         )
 
     def _rank_within(self, p: np.ndarray) -> Outcome:
+        names = list(self.groups)
         members = self.groups[self.within]
-        evidence = float(p[members].sum())
-        details = {"evidence": evidence, "imagenet_top": self._guesses(p)}
-        if evidence < self.calibration.get("threshold", 0.0):
+        first, second = self.group_sums(p)
+        details = {"evidence": float(first[0] + second[0]), "imagenet_top": self._guesses(p)}
+        code = int(self.decide(p)[0])
+        if code == NEITHER:
             return self._refusal(details)
-        details["group_confidence"] = float(
-            self._mapping().probability(log_odds(evidence, max(1.0 - evidence, 0.0)))
-        )
-        within = p[members] / evidence
+        if names[code] != self.within:
+            details["group"] = names[code]
+            reason = self.config.get("reject_reasons", {}).get(names[code], "")
+            return self._refusal(details, reason=reason)
+        if len(names) > 1:
+            details["group_confidence"] = self._group_probabilities(p)[self.within]
+        evidence = float(p[members].sum())
+        within = fitted.soften(p[members] / evidence, self.calibration.get("temperature", 1.0))
         order = np.argsort(within)[::-1][: self.config.get("top_k", 3)]
-        top = [{"label": self._name(members[i]), "score": float(within[i])} for i in order]
+        top = [{"label": self.display_name(members[i]), "score": float(within[i])} for i in order]
         return Outcome(
             status="done", label=top[0]["label"], score=top[0]["score"], top=top, details=details
         )
@@ -158,24 +258,29 @@ class ImagenetSubsetPipeline(Pipeline):
             rows = np.zeros((len(members), len(self.labels)), np.float32)
             rows[np.arange(len(members)), members] = 1.0
             return rows, np.zeros(len(members), np.float32)
-        rows = np.zeros((2, len(self.labels)), np.float32)
-        for row, idx in enumerate(list(self.groups.values())[:2]):
+        groups = list(self.groups.values())[:2]
+        rows = np.zeros((len(groups), len(self.labels)), np.float32)
+        for row, idx in enumerate(groups):
             rows[row, idx] = 1.0
-        mapping = self.calibration.get("map", {"a": 1.0, "b": 0.0})
-        # sigmoid(a*z + b) >= 0.5  <=>  log p_first + b/a >= log p_second (for a > 0)
-        return rows, np.array([mapping["b"] / max(mapping["a"], 1e-6), 0.0], np.float32)
+        # first when log p_first + shift >= log p_second, as calibration.decide says
+        bias = np.array([self.shift, 0.0][: len(groups)], np.float32)
+        return rows, bias
 
     def answers(self) -> list[str]:
         """The answers this demo can give (the breed list on the dog page)."""
         if self.within:
-            return sorted((self._name(i) for i in self.groups[self.within]), key=str.casefold)
+            return sorted(
+                (self.display_name(i) for i in self.groups[self.within]), key=str.casefold
+            )
         return list(self.groups)
 
     def accepts_label(self, label: str) -> bool:
-        """An evaluation-set folder may use a display name or ImageNet's own."""
-        wanted = label.strip().casefold()
-        raw = [self.labels[i] for i in self.groups[self.within]] if self.within else []
-        return any(wanted == name.casefold() for name in [*self.answers(), *raw])
+        """An evaluation-set folder may use a display name or ImageNet's own; dog
+        breeds also takes the other group's name ("cat": photos it must refuse
+        as cats, which fit the cat-or-dog rule as cats-vs-dogs fits it)."""
+        if self.within and label.strip().casefold() == self.within.casefold():
+            return False  # a dog without its breed cannot tell a right breed from a wrong one
+        return self.truth_code(label)[0] != NEITHER
 
     # -- validation of an uploaded version ------------------------------------
     def validate(
@@ -210,10 +315,12 @@ class ImagenetSubsetPipeline(Pipeline):
             p = np.asarray(loaded.predict_on_batch(self.preprocess(image)), dtype=np.float64)
             if not np.all(np.isfinite(p)):
                 raise ValidationFailed("The model produced NaN or infinite outputs on an example.")
-            if p.min() < -1e-6 or p.max() > 1 + 1e-6 or abs(p.sum() - 1) > 1e-3:
+            sums = p.sum(axis=-1)
+            worst = float(sums[np.argmax(np.abs(sums - 1))])
+            if p.min() < -1e-6 or p.max() > 1 + 1e-6 or abs(worst - 1) > 1e-3:
                 raise ValidationFailed(
                     "The model's outputs are not probabilities (they must be in [0, 1] and sum "
-                    f"to 1; got a sum of {p.sum():.3f}). End the network with a softmax."
+                    f"to 1; got a sum of {worst:.3f}). End the network with a softmax."
                 )
         metrics: dict = {}
         calibration: dict = {}
@@ -225,29 +332,40 @@ class ImagenetSubsetPipeline(Pipeline):
             summary += " No evaluation set for this demo yet: accuracy not measured."
         self.calibration = calibration
         metrics.update(self.latency(loaded, examples[0]))
+        metrics.setdefault("figures", []).append(
+            measuring.latency_figure(
+                metrics["latency_p50_ms"],
+                runs=LATENCY_RUNS,
+                measured_on="the validating worker, one photo at a time",
+            )
+        )
         return ValidationReport(metrics=metrics, calibration=calibration, summary=summary)
 
     def _evaluate(self, loaded, photos: Sequence[LabelledPhoto], name: str) -> tuple[dict, dict]:
-        from classifiers.inference import evaluation
-
-        batch = np.concatenate([self.preprocess(photo.image) for photo in photos])
-        probabilities = np.asarray(loaded.model.predict(batch, batch_size=16, verbose=0))
+        """Fit on one half of the evaluation set and measure on the other, as
+        bench/calibrate.py does on the shared photos (evaluation.py)."""
+        probabilities = self.probabilities(loaded, [photo.image for photo in photos])
         truth = [photo.label for photo in photos]
-        fit_idx, test_idx = evaluation.split_for_fitting([photo.name for photo in photos])
-        if not fit_idx or not test_idx:
+        fit_idx, test_idx = measuring.split_for_fitting([photo.name for photo in photos])
+        split = bool(fit_idx and test_idx)
+        if not split:
             fit_idx = test_idx = list(range(len(photos)))  # too small to split
-        calibration = evaluation.fit_calibration(
+        calibration = measuring.fit_calibration(
             self,
             probabilities[fit_idx],
             [truth[i] for i in fit_idx],
             described=f"{len(fit_idx)} photos of evaluation set “{name}”",
         )
         self.calibration = calibration
-        metrics = evaluation.measure(
+        metrics = measuring.measure(
             self,
             probabilities[test_idx],
             [truth[i] for i in test_idx],
-            described=f"the other {len(test_idx)} photos of evaluation set “{name}”",
+            described=(
+                f"the other half of evaluation set “{name}” (not used for fitting)"
+                if split
+                else f"evaluation set “{name}”, the same photos it was fitted on (too few to split)"
+            ),
         )
         return metrics, calibration
 

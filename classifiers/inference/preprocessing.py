@@ -7,6 +7,12 @@ another normalisation is served correctly. Preprocessing names:
 - ``tf``: x / 127.5 - 1 (MobileNet, Inception style).
 - ``torch``: ImageNet mean/std on x / 255.
 - ``raw``: 0..255 floats, for models that normalise inside the graph.
+
+Test-time augmentation (``"tta"``): ``"none"`` (the default) gives the
+network one view of the photo; ``"flip"`` gives it two in one batch, the
+photo and its mirror image, whose probabilities the pipeline averages. A cat
+seen from the left is as much a cat seen from the right, so the two views
+make different mistakes and their average makes fewer (at twice the work).
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ NORMALISERS = {
     "raw": lambda x: x,
 }
 RESAMPLING = {"bicubic": Image.Resampling.BICUBIC, "bilinear": Image.Resampling.BILINEAR}
+TTA_VIEWS = {"none": 1, "flip": 2}
 
 
 def validate_spec(spec: dict) -> None:
@@ -37,6 +44,13 @@ def validate_spec(spec: dict) -> None:
         raise ValueError("input spec 'crop' must be 'none' or between 0.5 and 1.0")
     if spec.get("resample", "bicubic") not in RESAMPLING:
         raise ValueError(f"input spec 'resample' must be one of {sorted(RESAMPLING)}")
+    if spec.get("tta", "none") not in TTA_VIEWS:
+        raise ValueError(f"input spec 'tta' must be one of {sorted(TTA_VIEWS)}")
+
+
+def view_count(spec: dict) -> int:
+    """How many views of one photo the network is given (see ``model_views``)."""
+    return TTA_VIEWS[spec.get("tta", "none")]
 
 
 def centre_crop_box(image: Image.Image, fraction: float) -> tuple[float, float, float, float]:
@@ -58,3 +72,23 @@ def to_model_input(image: Image.Image, spec: dict) -> np.ndarray:
     )
     pixels = np.asarray(resized, dtype=np.float32)
     return NORMALISERS[spec["preprocessing"]](pixels).astype(np.float32)
+
+
+def model_views(image: Image.Image, spec: dict) -> np.ndarray:
+    """One image -> its views as a batch, (view_count(spec), size, size, 3).
+
+    The first view is always the photo as it is (Grad-CAM explains that one);
+    with ``"tta": "flip"`` the second is its mirror image.
+    """
+    x = to_model_input(image, spec)
+    if view_count(spec) == 1:
+        return x[None]
+    return np.stack([x, x[:, ::-1, :]])
+
+
+def merge_views(probabilities: np.ndarray, views: int) -> np.ndarray:
+    """Rows of ``views`` consecutive views per photo -> one averaged row per photo."""
+    probabilities = np.asarray(probabilities, dtype=np.float64)
+    if views == 1:
+        return probabilities
+    return probabilities.reshape(-1, views, probabilities.shape[-1]).mean(axis=1)

@@ -2,10 +2,15 @@ import numpy as np
 import pytest
 
 from classifiers.inference.calibration import (
+    NEITHER,
     BinaryCalibration,
+    decide,
     expected_calibration_error,
-    fit_binary_calibration,
-    keep_threshold,
+    fit_inverse_temperature,
+    fit_rule,
+    fit_temperature,
+    rule_cost,
+    soften,
 )
 
 
@@ -21,20 +26,75 @@ def test_ece_measures_overconfidence():
     assert expected_calibration_error(confidence, correct) == pytest.approx(0.49)
 
 
-def test_the_fitted_map_removes_a_bias_towards_one_answer():
-    rng = np.random.default_rng(0)
+# -- the cat-or-dog rule ----------------------------------------------------------
+
+
+def test_the_rule_says_neither_below_the_threshold_and_else_the_likelier_group():
+    p_cat = np.array([0.05, 0.30, 0.20, 0.01])
+    p_dog = np.array([0.05, 0.10, 0.60, 0.90])
+    assert decide(p_cat, p_dog, threshold=0.2, shift=0.0).tolist() == [NEITHER, 0, 1, 1]
+    # A prior shift of log(4) turns a 0.2 : 0.6 photo into a cat, not a 0.01 : 0.9 one.
+    assert decide(p_cat, p_dog, threshold=0.2, shift=np.log(4)).tolist() == [NEITHER, 0, 0, 1]
+
+
+def test_the_cost_counts_both_sides():
+    truth = np.array([0, 0, 1, 1, NEITHER, NEITHER])
+    decisions = np.array([0, NEITHER, 0, 1, 1, NEITHER])
+    # 1 of 4 targets turned away, 1 of 4 confused, 1 of 2 others answered
+    assert rule_cost(decisions, truth) == (0.25, 0.25, 0.5)
+
+
+def _photos(rng, n: int):
+    """Cats whose probability the network spreads thin (ImageNet under-calls
+    cats), dogs, and other things with a little of either."""
+    cats = rng.uniform(0.3, 0.9, n), rng.uniform(0.05, 0.5, n)
+    dogs = rng.uniform(0.0, 0.05, n), rng.uniform(0.5, 1.0, n)
+    others = rng.uniform(0.0, 0.08, n), rng.uniform(0.0, 0.08, n)
+    p_cat = np.concatenate([cats[0] * 0.3, dogs[0], others[0]])
+    p_dog = np.concatenate([cats[1], dogs[1], others[1]])
+    truth = np.repeat([0, 1, NEITHER], n)
+    return p_cat, p_dog, truth
+
+
+def test_the_fitted_rule_refuses_others_and_fixes_the_under_called_cats():
+    p_cat, p_dog, truth = _photos(np.random.default_rng(1), 300)
+    fitted = fit_rule(p_cat, p_dog, truth)
+    evidence = p_cat + p_dog
+    assert evidence[truth == NEITHER].max() < fitted.threshold <= evidence[truth != NEITHER].min()
+    assert fitted.shift > 0  # towards cat
+    assert fitted.cost < 0.02
+    plain = rule_cost(decide(p_cat, p_dog, threshold=fitted.threshold, shift=0.0), truth)
+    assert fitted.confused < plain[1]
+
+    new_cat, new_dog, new_truth = _photos(np.random.default_rng(2), 300)
+    away, confused, answered = rule_cost(
+        decide(new_cat, new_dog, threshold=fitted.threshold, shift=fitted.shift), new_truth
+    )
+    assert away + confused + answered < 0.1
+
+
+def test_the_inverse_temperature_keeps_every_answer():
+    rng = np.random.default_rng(3)
     truth = rng.random(2000) < 0.5
-    # A model whose log-odds for "first" are shifted down by 2: it under-calls "first".
-    z = np.where(truth, 1.5, -1.5) + rng.normal(0, 1.0, truth.size) - 2.0
-    raw = BinaryCalibration(a=1.0, b=0.0).probability(z)
-    fitted = fit_binary_calibration(z, truth)
-    calibrated = fitted.probability(z)
-    assert fitted.b > 1.0
-    assert ((calibrated >= 0.5) == truth).mean() > ((raw >= 0.5) == truth).mean()
+    # log-odds twice as large as the evidence warrants: the honest ones are z / 2
+    z = np.where(truth, 1.0, -1.0) + rng.normal(0, 2.0, truth.size)
+    a = fit_inverse_temperature(z, truth, shift=0.5)
+    assert 0.3 <= a <= 0.7  # softened
+    assert ((BinaryCalibration(a=a, b=a * 0.5).probability(z) >= 0.5) == (z + 0.5 >= 0)).all()
 
 
-def test_the_threshold_keeps_at_least_the_asked_share():
-    evidence = np.linspace(0.01, 1.0, 100)
-    threshold = keep_threshold(evidence, keep=0.95)
-    assert (evidence >= threshold).mean() >= 0.95
-    assert (evidence >= np.nextafter(threshold, 1)).mean() < 0.95
+def test_the_breed_temperature_is_fitted_so_confidence_matches_accuracy():
+    rng = np.random.default_rng(4)
+    n, k = 3000, 20
+    true = rng.integers(0, k, n)
+    logits = rng.normal(0, 1, (n, k))
+    logits[np.arange(n), true] += 1.5
+    # The honest probabilities are softmax(1.5 * logits) (the true class's
+    # logit is 1.5 higher); these are softmax(2.5 * logits): overconfident.
+    overconfident = soften(np.exp(logits) / np.exp(logits).sum(1, keepdims=True), 0.4)
+    temperature = fit_temperature(overconfident, true)
+    assert temperature == pytest.approx(2.5 / 1.5, rel=0.1)
+    fixed = soften(overconfident, temperature)
+    right = fixed.argmax(1) == true
+    assert expected_calibration_error(fixed.max(1), right) < 0.03
+    assert expected_calibration_error(overconfident.max(1), right) > 0.15

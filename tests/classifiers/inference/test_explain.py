@@ -72,3 +72,45 @@ def test_a_batch_is_explained_image_by_image_in_one_pass(lite0):
         np.testing.assert_allclose(probabilities[i], alone[0], atol=1e-5)
         np.testing.assert_allclose(cams[i], cam, atol=1e-4)
     assert not np.allclose(cams[0], cams[1])
+
+
+def test_with_flip_the_heatmap_is_of_the_photo_as_it_is(lite0):
+    config = {"groups": {"cat": CAT_CLASSES, "dog": DOG_CLASSES}}
+    plain = ImagenetSubsetPipeline(labels=imagenet_labels(), spec=LITE0_SPEC, config=config)
+    flip = ImagenetSubsetPipeline(
+        labels=imagenet_labels(), spec={**LITE0_SPEC, "tta": "flip"}, config=config
+    )
+    photo = Image.open(EXAMPLES / "cat.jpg").convert("RGB")
+    explainer = ExplainableClassifier(lite0)
+
+    one, cam_one = explainer.explain(plain.preprocess(photo), *plain.explanation_target())
+    two, cam_two = explainer.explain(flip.preprocess(photo), *flip.explanation_target())
+
+    assert two.shape == (2, 1000)
+    np.testing.assert_allclose(two[:1], one, atol=1e-5)
+    # Both pick "cat"; the map comes from the unmirrored view only (the
+    # mirrored one's gradient does not reach it), so it is the same map.
+    np.testing.assert_allclose(cam_two, cam_one, atol=1e-4)
+    assert flip.run(explainer, photo).label == "cat"
+
+
+@pytest.mark.parametrize("tta", [None, "flip"])
+def test_a_micro_batch_answers_each_photo_as_it_would_alone(lite0, tta):
+    spec = {**LITE0_SPEC, **({"tta": tta} if tta else {})}
+    pipeline = ImagenetSubsetPipeline(
+        labels=imagenet_labels(),
+        spec=spec,
+        config={"groups": {"cat": CAT_CLASSES, "dog": DOG_CLASSES}},
+        calibration={},
+    )
+    explainer = ExplainableClassifier(lite0)
+    photos = [Image.open(EXAMPLES / n).convert("RGB") for n in ("cat.jpg", "dalmatian.jpg")]
+
+    together = pipeline.run_batch(explainer, photos)
+
+    for photo, outcome in zip(photos, together, strict=True):
+        alone = pipeline.run(explainer, photo)
+        assert (outcome.status, outcome.label) == (alone.status, alone.label)
+        assert outcome.score == pytest.approx(alone.score, abs=1e-5)
+        np.testing.assert_allclose(outcome.details["heatmap"], alone.details["heatmap"], atol=2e-3)
+    assert [o.label for o in together] == ["cat", "dog"]

@@ -15,6 +15,8 @@ LABELS = imagenet_labels()
 TABBY, CHIHUAHUA, SHIH_TZU, BASSET, BEAGLE, TENCH = (
     LABELS.index(name) for name in ("tabby", "Chihuahua", "Shih-Tzu", "basset", "beagle", "tench")
 )
+DOGS = [i for lo, hi in DOG_CLASSES for i in range(lo, hi + 1)]
+CATS = [i for lo, hi in CAT_CLASSES for i in range(lo, hi + 1)]
 
 
 def cats_vs_dogs(calibration: dict | None = None) -> ImagenetSubsetPipeline:
@@ -29,14 +31,15 @@ def cats_vs_dogs(calibration: dict | None = None) -> ImagenetSubsetPipeline:
     )
 
 
-def dog_breeds(calibration: dict | None = None) -> ImagenetSubsetPipeline:
+def dog_breeds(calibration: dict | None = None, spec: dict = SPEC) -> ImagenetSubsetPipeline:
     return ImagenetSubsetPipeline(
         labels=LABELS,
-        spec=SPEC,
+        spec=spec,
         config={
-            "groups": {"dog": DOG_CLASSES},
+            "groups": {"cat": CAT_CLASSES, "dog": DOG_CLASSES},
             "rank_within": "dog",
             "reject_reason": "This is not a dog.",
+            "reject_reasons": {"cat": "This is a cat, not a dog."},
             "display_names": {"basset": "basset hound"},
         },
         calibration=IDENTITY if calibration is None else calibration,
@@ -106,7 +109,7 @@ def test_the_prior_shift_turns_a_weak_dog_into_a_cat_when_large_enough(b, answer
 def test_it_ranks_breeds_among_dogs_only_with_their_human_names():
     p = np.zeros((1, 1000))
     p[0, BASSET], p[0, BEAGLE], p[0, CHIHUAHUA], p[0, SHIH_TZU] = 0.30, 0.20, 0.10, 0.05
-    p[0, TABBY] = 0.35  # the likeliest single class, but not a dog
+    p[0, TENCH] = 0.35  # the likeliest single class, but not a dog
     outcome = dog_breeds({"threshold": 0.5, "map": {"a": 1.0, "b": 0.0}}).postprocess(p)
     assert outcome.status == "done"
     assert (outcome.label, outcome.score) == ("basset hound", pytest.approx(0.30 / 0.65))
@@ -116,23 +119,65 @@ def test_it_ranks_breeds_among_dogs_only_with_their_human_names():
         {"label": "Chihuahua", "score": pytest.approx(0.10 / 0.65)},
     ]
     assert outcome.details["evidence"] == pytest.approx(0.65)
-    assert outcome.details["group_confidence"] == pytest.approx(0.65)  # identity map
+    assert outcome.details["group_confidence"] == pytest.approx(1.0)  # no cat in it at all
 
 
 def test_it_says_it_is_not_a_dog_below_the_threshold():
     p = np.zeros((1, 1000))
-    p[0, BASSET], p[0, TABBY] = 0.3, 0.7
+    p[0, BASSET], p[0, TENCH] = 0.3, 0.7
     outcome = dog_breeds({"threshold": 0.5, "map": {"a": 1.0, "b": 0.0}}).postprocess(p)
     assert (outcome.status, outcome.label, outcome.score) == ("rejected", None, None)
     assert outcome.reason == "This is not a dog."
     assert outcome.top == []
-    assert outcome.details["imagenet_top"][0]["label"] == "tabby"
+    assert outcome.details["imagenet_top"][0]["label"] == "tench"
+
+
+def test_it_says_a_cat_is_a_cat_not_a_dog():
+    p = np.zeros((1, 1000))
+    p[0, BASSET], p[0, TABBY] = 0.3, 0.7
+    outcome = dog_breeds({"threshold": 0.5, "map": {"a": 1.0, "b": 0.0}}).postprocess(p)
+    assert (outcome.status, outcome.label) == ("rejected", None)
+    assert outcome.reason == "This is a cat, not a dog."
+    assert outcome.details["group"] == "cat"
+
+
+@pytest.mark.parametrize("b", [0.0, 2.0, 4.0])
+def test_the_two_demos_agree_on_what_is_a_dog(b):
+    # The same fitted rule decides for both: dog breeds names a breed exactly
+    # when cats vs dogs says "dog" (a Samoyed is not "not a dog" on one page
+    # and "dog, 100% sure" on the other).
+    calibration = {"threshold": 0.3, "map": {"a": 1.5, "b": b}, "temperature": 0.5}
+    rng = np.random.default_rng(0)
+    for _ in range(300):
+        p = rng.dirichlet(np.full(1000, 0.02))[None]
+        p[0, rng.choice(DOGS)] += rng.random()
+        p[0, rng.choice(CATS)] += rng.random() * 0.5
+        p /= p.sum()
+        said = cats_vs_dogs(calibration).postprocess(p)
+        named = dog_breeds(calibration).postprocess(p)
+        assert (said.label == "dog") == (named.status == "done")
+
+
+def test_the_breed_temperature_changes_how_sure_not_which_breed():
+    p = np.zeros((1, 1000))
+    p[0, BASSET], p[0, BEAGLE], p[0, CHIHUAHUA] = 0.5, 0.3, 0.2
+    plain = dog_breeds({"threshold": 0.1, "map": {"a": 1.0, "b": 0.0}}).postprocess(p)
+    softer = dog_breeds(
+        {"threshold": 0.1, "map": {"a": 1.0, "b": 0.0}, "temperature": 2.0}
+    ).postprocess(p)
+    assert [g["label"] for g in softer.top] == [g["label"] for g in plain.top]
+    assert plain.score == pytest.approx(0.5)
+    # p ** (1 / T), renormalised
+    weights = np.sqrt([0.5, 0.3, 0.2])
+    assert softer.score == pytest.approx(weights[0] / weights.sum())
+    assert sum(g["score"] for g in softer.top) == pytest.approx(1.0)
 
 
 def test_it_lists_the_breeds_it_knows_by_their_human_names():
     known = dog_breeds().answers()
-    assert len(known) == 118
+    assert len(known) == 121  # 118 breeds, and dingo, dhole, African hunting dog
     assert "basset hound" in known and "basset" not in known
+    assert "dingo" in known and "dhole" in known and "African hunting dog" in known
     assert known == sorted(known, key=str.casefold)  # "affenpinscher" before "Yorkshire"
 
 
@@ -142,20 +187,26 @@ def test_an_evaluation_set_may_name_breeds_either_way():
     assert not pipeline.accepts_label("tabby")
 
 
+def test_an_evaluation_set_of_dog_breeds_may_hold_cats_but_not_dogs_without_a_breed():
+    pipeline = dog_breeds()
+    assert pipeline.accepts_label("cat")
+    assert not pipeline.accepts_label("dog")
+
+
 def test_the_explanation_target_of_cats_vs_dogs_is_two_groups_and_the_prior_shift():
     rows, bias = cats_vs_dogs({"threshold": 0.3, "map": {"a": 2.0, "b": 3.0}}).explanation_target()
     assert rows.shape == (2, 1000) and bias.shape == (2,)
     assert list(np.flatnonzero(rows[0])) == list(range(281, 286))
-    assert list(np.flatnonzero(rows[1])) == list(range(151, 269))
+    assert list(np.flatnonzero(rows[1])) == [*range(151, 269), 273, 274, 275]
     assert set(np.unique(rows)) == {0.0, 1.0}
     assert bias.tolist() == pytest.approx([1.5, 0.0])  # b / a, in log space
 
 
 def test_the_explanation_target_of_dog_breeds_is_one_row_per_breed():
     rows, bias = dog_breeds().explanation_target()
-    assert rows.shape == (118, 1000) and bias.shape == (118,)
+    assert rows.shape == (121, 1000) and bias.shape == (121,)
     assert (rows.sum(axis=1) == 1).all()
-    assert list(rows.argmax(axis=1)) == list(range(151, 269))
+    assert list(rows.argmax(axis=1)) == [*range(151, 269), 273, 274, 275]
     assert not bias.any()
 
 
@@ -197,3 +248,57 @@ def test_it_calls_every_pets_cat_a_cat_and_every_dog_a_dog():
             wrong.append((row["path"], outcome.label))
     assert len(rows) == 33
     assert wrong == []
+
+
+FLIP = {**SPEC, "tta": "flip"}
+
+
+def test_with_flip_it_shows_the_network_the_photo_and_its_mirror_image():
+    from PIL import Image
+
+    photo = Image.new("RGB", (300, 300), (0, 0, 0))
+    photo.paste((255, 255, 255), (0, 0, 150, 300))  # white on the left
+    batch = dog_breeds(spec=FLIP).preprocess(photo)
+    assert batch.shape == (2, 224, 224, 3)
+    assert batch[0, :, :100].mean() > 0.9 and batch[0, :, -100:].mean() < -0.9
+    np.testing.assert_array_equal(batch[1], batch[0][:, ::-1])
+
+
+def test_with_flip_it_answers_with_the_average_of_the_two_views():
+    class TwoViews:
+        def predict_on_batch(self, batch):
+            assert len(batch) == 2
+            p = np.zeros((2, 1000))
+            p[0, BASSET], p[0, TENCH] = 0.9, 0.1  # the photo: a basset hound
+            p[1, BEAGLE], p[1, TENCH] = 0.7, 0.3  # mirrored: rather a beagle
+            return p
+
+    pipeline = dog_breeds({"threshold": 0.5, "map": {"a": 1.0, "b": 0.0}}, spec=FLIP)
+    probabilities = pipeline.predict(TwoViews(), np.zeros((2, 224, 224, 3), np.float32))
+    assert probabilities.shape == (1, 1000)
+    outcome = pipeline.postprocess(probabilities)
+    assert outcome.details["evidence"] == pytest.approx(0.8)
+    assert (outcome.label, outcome.score) == ("basset hound", pytest.approx(0.45 / 0.8))
+
+
+def test_an_unknown_test_time_augmentation_is_refused():
+    from classifiers.inference.refusals import Refused
+
+    ImagenetSubsetPipeline.check_spec(FLIP)
+    with pytest.raises(Refused, match="tta"):
+        ImagenetSubsetPipeline.check_spec({**SPEC, "tta": "ten-crop"})
+
+
+def test_both_demos_serve_one_network_with_one_rule_by_default():
+    from classifiers.catalog import DEMOS, version_spec
+
+    served = {}
+    for demo in DEMOS:
+        if demo["kind"] == "imagenet-subset":
+            specs = [version_spec(f) for f in demo["versions"]]
+            (served[demo["slug"]],) = [s for s in specs if s.get("default")]
+    cats, dogs = served["cats-vs-dogs"], served["dog-breeds"]
+    assert (cats["artifact"], cats["input_spec"]) == (dogs["artifact"], dogs["input_spec"])
+    for key in ("threshold", "prior_shift", "map"):
+        assert cats["calibration"][key] == dogs["calibration"][key]
+    assert "temperature" in dogs["calibration"]

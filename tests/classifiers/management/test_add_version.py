@@ -38,10 +38,10 @@ def test_it_prints_ready_and_promotes(demos, tmp_path):
         stdout=out,
     )
     last = out.getvalue().strip().splitlines()[-1]
-    assert last.startswith("status=ready version=5 reason=Loads safely")
+    assert last.startswith("status=ready version=7 reason=Loads safely")
     demo = demos["cats-vs-dogs"]
     demo.refresh_from_db()
-    assert demo.promoted_version.number == 5
+    assert demo.promoted_version.number == 7
 
 
 def test_it_prints_invalid_and_exits_non_zero(demos, tmp_path):
@@ -59,10 +59,10 @@ def test_it_prints_invalid_and_exits_non_zero(demos, tmp_path):
         )
     assert exit_info.value.code == 1
     last = out.getvalue().strip().splitlines()[-1]
-    assert last.startswith("status=invalid version=5 reason=Refused: the model contains code")
+    assert last.startswith("status=invalid version=7 reason=Refused: the model contains code")
     demo = demos["cats-vs-dogs"]
     demo.refresh_from_db()
-    assert demo.promoted_version.number != 5
+    assert demo.promoted_version.number != 7
 
 
 def _evaluation_zip() -> SimpleUploadedFile:
@@ -91,9 +91,14 @@ def test_a_real_network_is_fitted_and_measured_on_the_evaluation_set(demos, tmp_
         *_files(tmp_path, imagenet_labels(), spec),
         stdout=out,
     )
-    version = demo.versions.get(number=5)
+    version = demo.versions.get(number=7)
     assert version.status == ModelVersionStatus.READY, version.status_reason
     assert version.metrics["accuracy"] is not None
     assert "evaluation set “examples”" in version.metrics["evaluated_on"]
     assert version.calibration["threshold"] > 0
+    # every figure says on what, and how many, it was measured
+    for figure in version.metrics["figures"]:
+        assert figure["n"] > 0
+        assert figure["measured_on"]
+    assert any("evaluation set “examples”" in f["measured_on"] for f in version.metrics["figures"])
     assert "Fitted and measured on evaluation set" in version.status_reason

@@ -103,7 +103,7 @@ def test_predict_names_the_breed_of_a_dog(demos):
 def test_predict_says_a_cat_is_not_a_dog(demos):
     (cat,) = _predict_json("dog-breeds", str(EXAMPLES / "cat.jpg"))
     assert (cat["status"], cat["label"]) == ("rejected", None)
-    assert cat["reason"] == "This is not a dog."
+    assert cat["reason"] == "This is a cat, not a dog."
 
 
 def test_predict_refuses_an_unknown_demo(db):

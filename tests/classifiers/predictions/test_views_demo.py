@@ -234,3 +234,52 @@ def test_a_bug_in_the_service_is_a_server_error_not_a_form_message(demos, monkey
     response = client.post(URL, {"image": _photo()})
     assert response.status_code == 500
     assert "/srv/secret/path" not in response.content.decode()
+
+
+# -- the model card -------------------------------------------------------------------
+
+INTERNAL = ("shared/data", "calibration/", "breeds-kaggle", "catsdogs-kaggle", "labels.csv")
+
+
+def _model_card(html: str) -> str:
+    start = html.index('id="model-card"')
+    return html[start : html.index("</section>", start)]
+
+
+def test_the_model_card_shows_every_figure_with_its_size_interval_and_set(client, demos):
+    from django.utils.html import escape
+
+    from classifiers.templatetags.figures import figure_text
+
+    html = client.get("/demos/dog-breeds/").content.decode()
+    card = _model_card(html)
+    figures = demos["dog-breeds"].promoted_version.metrics["figures"]
+    assert {f["key"] for f in figures} >= {
+        "accuracy",
+        "top3",
+        "ece",
+        "false_rejection_rate",
+        "rejection_rate",
+    }
+    for figure in figures:
+        assert f"<th>{escape(figure['label'])}</th><td>{figure_text(figure)}</td>" in card
+        assert escape(figure["measured_on"]) in card
+    assert re.search(r"Right breed named first</th><td>\d+\.\d% \(\d+\.\d–\d+\.\d%, 321 dog", card)
+    for internal in INTERNAL:
+        assert internal not in html
+
+
+def test_the_calibration_details_are_for_staff_only(client, demos, staff):
+    calibration = demos["dog-breeds"].promoted_version.calibration
+
+    public = _model_card(client.get("/demos/dog-breeds/").content.decode())
+    assert "tuned on 300 shelter photos of cats and dogs" in public  # in words, for anyone
+    assert "Calibration details" not in public
+    assert "Breed temperature" not in public
+    assert str(calibration["temperature"]) not in public
+
+    client.force_login(staff)
+    for_staff = _model_card(client.get("/demos/dog-breeds/").content.decode())
+    assert "<details" in for_staff and "Calibration details" in for_staff
+    assert f"<th>Breed temperature</th><td>{calibration['temperature']}</td>" in for_staff
+    assert f"<td>{calibration['prior_shift']}</td>" in for_staff

@@ -41,15 +41,49 @@ def test_it_shows_the_served_model_version(client, demos):
         assert "coming" not in cards[demo.title]
 
 
-def test_it_shows_the_accuracy_when_it_was_measured(client, demos):
+def test_it_shows_the_accuracy_with_its_sample_size_interval_and_set(client, demos):
     version = demos["cats-vs-dogs"].promoted_version
-    version.metrics = {"accuracy": 0.97, "evaluated_on": "Oxford-IIIT Pets, 7,349 photos"}
+    version.metrics = {
+        "accuracy": 0.9338,
+        "figures": [
+            {
+                "key": "accuracy",
+                "label": "Right answer",
+                "value": 0.9338,
+                "k": 747,
+                "n": 800,
+                "unit": "photos",
+                "interval": True,
+                "measured_on": "800 photos from the Kaggle dogs-vs-cats test set",
+            }
+        ],
+    }
     version.save()
 
     cats = _cards(client.get("/"))["Cats vs dogs"]
-    assert "accuracy 97%" in cats
-    assert "Oxford-IIIT Pets, 7,349 photos" in cats
+    assert "Right answer: <strong>93.4% (91.4–94.9%, 800 photos)</strong>" in cats
+    assert "800 photos from the Kaggle dogs-vs-cats test set" in cats
     assert "not measured" not in cats
+
+
+def test_the_shipped_imagenet_figures_say_how_many_photos_and_which_set_in_words(client, demos):
+    cards = _cards(client.get("/"))
+    for title in ("Cats vs dogs", "Dog breeds"):
+        card = cards[title]
+        assert re.search(r"<strong>\d+\.\d% \(\d+\.\d–\d+\.\d%, \d+ [a-z ]*photos\)</strong>", card)
+        assert "Kaggle" in card
+        for internal in ("shared/data", "calibration/", "breeds-kaggle", "labels.csv", "../"):
+            assert internal not in card
+
+
+def test_a_figure_measured_before_sizes_were_stored_says_so(client, demos):
+    version = demos["cats-vs-dogs"].promoted_version
+    version.metrics = {"accuracy": 0.97, "evaluated_on": "Oxford-IIIT Pets"}
+    version.save()
+
+    cats = _cards(client.get("/"))["Cats vs dogs"]
+    assert "Accuracy: <strong>97.0% (sample size not recorded)</strong>" in cats
+    assert "Oxford-IIIT Pets" in cats
 
 
 def test_it_says_when_the_accuracy_was_not_measured(client, demos):
@@ -58,7 +92,7 @@ def test_it_says_when_the_accuracy_was_not_measured(client, demos):
     version.save()
 
     cats = _cards(client.get("/"))["Cats vs dogs"]
-    assert "accuracy not measured yet" in cats
+    assert "Accuracy not measured yet" in cats
     assert "%" not in cats
 
 

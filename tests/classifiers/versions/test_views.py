@@ -1,6 +1,7 @@
 """The public version history and the staff pages that upload, promote and roll back."""
 
 import json
+import re
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -11,6 +12,7 @@ from classifiers.models import (
     ModelVersionStatus,
     Promotion,
 )
+from classifiers.templatetags.figures import figure_text
 from classifiers.versions import services as version_services
 from classifiers.versions import worker as version_worker
 
@@ -19,7 +21,7 @@ SPEC = {"size": 224, "preprocessing": "lite", "crop": 0.875, "resample": "bicubi
 
 @pytest.fixture
 def demo(demos):
-    """cats-vs-dogs as set up: v1-v4 ready, v3 served."""
+    """cats-vs-dogs as set up: v1-v6 ready, v3 served."""
     return demos["cats-vs-dogs"]
 
 
@@ -75,9 +77,20 @@ def test_it_shows_every_version_with_its_figures_to_anyone(client, demo):
     for name in ("EfficientNet-Lite0", "EfficientNet-Lite1", "EfficientNet-Lite2", "Ensemble"):
         assert name in html
     assert '<tr class="served">' in html  # v3, the served one
-    assert "<td>97%</td>" in html  # v1's accuracy, 0.9697
-    assert "<th>Latency p50</th>" in html
+    v1 = _version(demo, 1).metrics["figures"][0]
+    assert f"<td>{figure_text(v1)}</td>" in html  # e.g. 96.5% (95.0–97.6%, 800 photos)
+    assert re.search(r"<td>\d+\.\d% \(\d+\.\d–\d+\.\d%, 800 photos\)</td>", html)
+    assert "<th>Time to answer one photo (median)</th>" in html
     assert "/versions/1/" not in html  # staff pages are not linked for the public
+
+
+def test_it_names_the_sets_the_figures_were_measured_on_in_words(client, demo):
+    html = client.get("/demos/cats-vs-dogs/versions/").content.decode()
+    versions = html[html.index('id="versions"') : html.index('id="audit"')]
+    assert "800 photos from the Kaggle dogs-vs-cats test set" in versions
+    assert "150 photos of other things" in versions
+    for internal in ("shared/data", "calibration/", "catsdogs-kaggle", "labels.csv"):
+        assert internal not in html
 
 
 def test_it_shows_the_audit_trail(client, demo, staff):
@@ -106,7 +119,7 @@ def test_it_shows_the_public_that_staff_acted_but_not_who(client, demo, django_u
     assert "ada-ops" not in html
     versions = html[html.index('id="versions"') : html.index('id="audit"')]
     audit = html[html.index('id="audit"') :]
-    assert "<td>staff</td>" in versions  # v5, uploaded by her
+    assert "<td>staff</td>" in versions  # v7, uploaded by her
     assert "<td>set-up</td>" in versions  # the shipped versions
     assert "<td>staff</td>" in audit  # her promotion
     assert "<td>set-up</td>" in audit  # the shipped default
@@ -139,7 +152,7 @@ def test_it_says_invalid_to_the_public_and_why_to_staff(client, demo, staff):
     client.force_login(staff)
     html = client.get("/demos/cats-vs-dogs/versions/").content.decode()
     assert "The model produced NaN or infinite outputs on an example." in html
-    assert 'href="/demos/cats-vs-dogs/versions/5/"' in html
+    assert 'href="/demos/cats-vs-dogs/versions/7/"' in html
 
 
 def test_it_is_linked_from_the_demo_page_and_the_gallery(client, demo):
@@ -162,7 +175,7 @@ def test_it_forbids_the_staff_pages_to_other_users(client, demo, alice):
         assert response.status_code == 403, url
     demo.refresh_from_db()
     assert demo.promoted_version.number == 3
-    assert demo.versions.count() == 4
+    assert demo.versions.count() == 6
 
 
 def test_it_sends_anonymous_visitors_to_log_in(client, demo):
@@ -191,9 +204,9 @@ def test_it_stores_an_upload_and_queues_its_validation(
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         response = client.post("/demos/cats-vs-dogs/versions/new/", _upload_form())
     assert response.status_code == 302
-    assert response["Location"] == "/demos/cats-vs-dogs/versions/5/"
+    assert response["Location"] == "/demos/cats-vs-dogs/versions/7/"
     assert len(callbacks) == 1  # the validation task, sent after commit
-    version = _version(demo, 5)
+    version = _version(demo, 7)
     assert (version.status, version.name, version.created_by) == (
         "uploaded",
         "Lite0 retrained",
@@ -207,14 +220,14 @@ def test_it_stores_an_upload_and_queues_its_validation(
     assert "Status: uploaded" in html
     assert '<meta http-equiv="refresh" content="3">' in html
     assert version.sha256 in html
-    assert "Promote v5" not in html
+    assert "Promote v7" not in html
 
 
 def test_it_reuses_the_served_labels_when_none_are_uploaded(client, demo, staff):
     client.force_login(staff)
     response = client.post("/demos/cats-vs-dogs/versions/new/", _upload_form(labels=None))
     assert response.status_code == 302
-    assert _version(demo, 5).labels == demo.promoted_version.labels
+    assert _version(demo, 7).labels == demo.promoted_version.labels
 
 
 @pytest.mark.parametrize(
@@ -234,7 +247,7 @@ def test_it_shows_why_an_upload_is_refused_and_stores_nothing(
     response = client.post("/demos/cats-vs-dogs/versions/new/", _upload_form(**changes))
     assert response.status_code == 400
     assert message in response.content.decode()
-    assert demo.versions.count() == 4
+    assert demo.versions.count() == 6
 
 
 def test_it_shows_the_verdict_of_the_validation(client, demo, staff):
@@ -243,13 +256,13 @@ def test_it_shows_the_verdict_of_the_validation(client, demo, staff):
         "/demos/cats-vs-dogs/versions/new/",
         _upload_form(artifact=SimpleUploadedFile("old.h5", b"\x89HDF\r\n\x1a\n")),
     )
-    version_worker.model_version_validate(version_id=_version(demo, 5).pk)  # the worker
+    version_worker.model_version_validate(version_id=_version(demo, 7).pk)  # the worker
 
     html = client.get(response["Location"]).content.decode()
     assert "Status: invalid" in html
     assert "Only .keras files are accepted for this demo" in html
     assert "http-equiv" not in html  # no more refreshing
-    assert "Promote v5" not in html
+    assert "Promote v7" not in html
     assert "Only a ready version can be compared and promoted." in html
 
 
@@ -264,11 +277,11 @@ def test_it_404s_for_an_unknown_version(client, demo, staff):
 def test_it_promotes_a_ready_version_and_logs_who_and_why(client, demo, staff):
     candidate = _copy_version(_version(demo, 1))
     client.force_login(staff)
-    html = client.get("/demos/cats-vs-dogs/versions/5/").content.decode()
-    assert "Promote v5" in html
+    html = client.get("/demos/cats-vs-dogs/versions/7/").content.decode()
+    assert "Promote v7" in html
     assert "Replaces the served v3" in html
 
-    response = client.post("/demos/cats-vs-dogs/versions/5/promote/", {"why": "twice as fast"})
+    response = client.post("/demos/cats-vs-dogs/versions/7/promote/", {"why": "twice as fast"})
     assert response.status_code == 302
     demo.refresh_from_db()
     assert demo.promoted_version == candidate
@@ -281,15 +294,15 @@ def test_it_promotes_a_ready_version_and_logs_who_and_why(client, demo, staff):
     assert (promotion.actor, promotion.reason) == (staff, "twice as fast")
 
     html = client.get(response["Location"]).content.decode()
-    assert "v5 is now served." in html
+    assert "v7 is now served." in html
     assert "Roll back to v3" in html
-    assert "Serving model v5" in client.get("/demos/cats-vs-dogs/").content.decode()
+    assert "Serving model v7" in client.get("/demos/cats-vs-dogs/").content.decode()
 
 
 def test_it_needs_a_reason_to_promote(client, demo, staff):
     _copy_version(_version(demo, 1))
     client.force_login(staff)
-    response = client.post("/demos/cats-vs-dogs/versions/5/promote/", {"why": ""})
+    response = client.post("/demos/cats-vs-dogs/versions/7/promote/", {"why": ""})
     assert response.status_code == 400
     assert "Say why: it is kept in the audit trail." in response.content.decode()
     demo.refresh_from_db()
@@ -299,12 +312,12 @@ def test_it_needs_a_reason_to_promote(client, demo, staff):
 def test_it_refuses_to_promote_an_invalid_version(client, demo, staff):
     _copy_version(demo.promoted_version, status=ModelVersionStatus.INVALID, status_reason="NaN")
     client.force_login(staff)
-    html = client.get("/demos/cats-vs-dogs/versions/5/").content.decode()
-    assert "Promote v5" not in html
+    html = client.get("/demos/cats-vs-dogs/versions/7/").content.decode()
+    assert "Promote v7" not in html
 
-    response = client.post("/demos/cats-vs-dogs/versions/5/promote/", {"why": "yolo"})
+    response = client.post("/demos/cats-vs-dogs/versions/7/promote/", {"why": "yolo"})
     assert response.status_code == 400
-    assert "Not promoted: Version 5 is invalid, not ready." in response.content.decode()
+    assert "Not promoted: Version 7 is invalid, not ready." in response.content.decode()
     demo.refresh_from_db()
     assert demo.promoted_version.number == 3
     assert Promotion.objects.filter(demo=demo).count() == 1  # set-up's only
@@ -315,7 +328,7 @@ def test_it_rolls_back_to_the_version_served_before(client, demo, staff):
     version_services.model_version_promote(version=candidate, actor=staff, reason="faster")
     client.force_login(staff)
 
-    response = client.post("/demos/cats-vs-dogs/versions/5/rollback/", {"why": "misses cats"})
+    response = client.post("/demos/cats-vs-dogs/versions/7/rollback/", {"why": "misses cats"})
     assert response.status_code == 302
     assert response["Location"] == "/demos/cats-vs-dogs/versions/3/"
     demo.refresh_from_db()
@@ -330,18 +343,18 @@ def test_it_rolls_back_to_the_version_served_before(client, demo, staff):
     assert "Rolled back: v3 is served again." in client.get(response["Location"]).content.decode()
     audit = client.get("/demos/cats-vs-dogs/versions/").content.decode()
     assert "<td>rollback</td>" in audit
-    assert "v5 → v3" in audit
+    assert "v7 → v3" in audit
 
 
 def test_a_second_click_on_roll_back_changes_nothing(client, demo, staff):
     candidate = _copy_version(_version(demo, 1))
     version_services.model_version_promote(version=candidate, actor=staff, reason="faster")
     client.force_login(staff)
-    client.post("/demos/cats-vs-dogs/versions/5/rollback/", {"why": "misses cats"})
+    client.post("/demos/cats-vs-dogs/versions/7/rollback/", {"why": "misses cats"})
 
-    response = client.post("/demos/cats-vs-dogs/versions/5/rollback/", {"why": "misses cats"})
+    response = client.post("/demos/cats-vs-dogs/versions/7/rollback/", {"why": "misses cats"})
     assert response.status_code == 400
-    assert "v5 is not the served version; nothing changed." in response.content.decode()
+    assert "v7 is not the served version; nothing changed." in response.content.decode()
     demo.refresh_from_db()
     assert demo.promoted_version.number == 3
     assert Promotion.objects.filter(demo=demo).count() == 3

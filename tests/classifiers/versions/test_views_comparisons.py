@@ -19,7 +19,7 @@ def test_it_queues_a_comparison_and_refreshes_until_it_is_done(
     client.force_login(staff)
     assert (
         "Compare with the served v3"
-        in client.get("/demos/cats-vs-dogs/versions/5/").content.decode()
+        in client.get("/demos/cats-vs-dogs/versions/7/").content.decode()
     )
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         comparison = _compare(client, candidate)
@@ -46,13 +46,13 @@ def test_it_lists_the_disagreements_with_both_answers_and_the_photo(
     html = response.content.decode()
     assert "http-equiv" not in html
     assert "2 uploads compared, 2 disagreements." in html
-    assert "<th>v3 (served then)</th><th>v5 (candidate)</th>" in html
+    assert "<th>v3 (served then)</th><th>v7 (candidate)</th>" in html
     assert "<strong>cat</strong>" in html
     assert "<strong>dog</strong>" in html
     assert html.count("refused:") == 2
     for prediction in uploads:
         assert f'src="/staff/predictions/{prediction.id}/image/"' in html
-    page = client.get("/demos/cats-vs-dogs/versions/5/").content.decode()
+    page = client.get("/demos/cats-vs-dogs/versions/7/").content.decode()
     assert "2 of 2 uploads answered differently" in page
 
 

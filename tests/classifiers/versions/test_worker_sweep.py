@@ -55,7 +55,7 @@ HARD_LIMIT = timedelta(seconds=version_worker.VALIDATION_TIME_LIMIT + 61)
 
 
 def test_it_rings_again_for_a_validation_whose_worker_died(demo, sent):
-    version = _version(demo, 5, ModelVersionStatus.VALIDATING)
+    version = _version(demo, 7, ModelVersionStatus.VALIDATING)
     ModelVersion.objects.filter(pk=version.pk).update(validated_at=timezone.now() - HARD_LIMIT)
 
     assert _sweep(sent).validations_resent == 1
@@ -66,12 +66,12 @@ def test_it_rings_again_for_a_validation_whose_worker_died(demo, sent):
 
 
 def test_it_leaves_a_validation_that_is_running(demo, sent):
-    _version(demo, 5, ModelVersionStatus.VALIDATING, validated_at=timezone.now())
+    _version(demo, 7, ModelVersionStatus.VALIDATING, validated_at=timezone.now())
     assert not _sweep(sent)
 
 
 def test_a_validation_rung_again_is_claimed_once(demo, sent, monkeypatch):
-    version = _version(demo, 5, ModelVersionStatus.VALIDATING)
+    version = _version(demo, 7, ModelVersionStatus.VALIDATING)
     ModelVersion.objects.filter(pk=version.pk).update(
         created_at=_ago(hours=1), validated_at=timezone.now() - HARD_LIMIT
     )
@@ -95,7 +95,7 @@ def test_a_validation_rung_again_is_claimed_once(demo, sent, monkeypatch):
 
 
 def test_it_rings_again_for_an_upload_whose_message_was_lost(demo, sent):
-    version = _version(demo, 5, ModelVersionStatus.UPLOADED)
+    version = _version(demo, 7, ModelVersionStatus.UPLOADED)
     ModelVersion.objects.filter(pk=version.pk).update(created_at=_ago(minutes=3))
 
     assert _sweep(sent).validations_resent == 1
@@ -106,19 +106,19 @@ def test_it_rings_again_for_an_upload_whose_message_was_lost(demo, sent):
 
 def test_a_version_rung_again_is_not_shown_as_validated(demo, sent, client, staff):
     """While waiting, ``validated_at`` is when it was last sent: not a verdict."""
-    version = _version(demo, 5, ModelVersionStatus.UPLOADED)
+    version = _version(demo, 7, ModelVersionStatus.UPLOADED)
     ModelVersion.objects.filter(pk=version.pk).update(created_at=_ago(minutes=3))
     _sweep(sent)
 
     client.force_login(staff)
-    page = client.get(f"/demos/{demo.slug}/versions/5/").content.decode()
+    page = client.get(f"/demos/{demo.slug}/versions/7/").content.decode()
 
     assert "waiting for a worker to validate it" in page
     assert "<th>Validated</th>" not in page
 
 
 def test_a_validation_whose_worker_died_every_time_ends_invalid(demo, sent, client, staff):
-    version = _version(demo, 5, ModelVersionStatus.VALIDATING)
+    version = _version(demo, 7, ModelVersionStatus.VALIDATING)
     ModelVersion.objects.filter(pk=version.pk).update(
         created_at=timezone.now() - 4 * HARD_LIMIT, validated_at=timezone.now() - HARD_LIMIT
     )
@@ -128,7 +128,7 @@ def test_a_validation_whose_worker_died_every_time_ends_invalid(demo, sent, clie
     version.refresh_from_db()
     assert version.status == ModelVersionStatus.INVALID
     client.force_login(staff)
-    page = client.get(f"/demos/{demo.slug}/versions/5/").content.decode()
+    page = client.get(f"/demos/{demo.slug}/versions/7/").content.decode()
     assert "The worker stopped while validating this version 3 times" in page
 
 
@@ -205,7 +205,7 @@ def _stored(name: str, data: bytes) -> str:
 
 def test_it_removes_the_file_of_an_invalid_version(demo):
     name = _stored("model_versions/abc123.keras", b"bad model")
-    _version(demo, 5, ModelVersionStatus.INVALID, artifact=name)
+    _version(demo, 7, ModelVersionStatus.INVALID, artifact=name)
 
     version_tasks.remove_invalid_version_files()
 
@@ -214,8 +214,8 @@ def test_it_removes_the_file_of_an_invalid_version(demo):
 
 def test_it_keeps_a_file_another_version_still_uses(demo):
     name = _stored("model_versions/def456.keras", b"same bytes")
-    _version(demo, 5, ModelVersionStatus.INVALID, artifact=name)
-    _version(demo, 6, ModelVersionStatus.UPLOADED, artifact=name)  # the same upload, again
+    _version(demo, 7, ModelVersionStatus.INVALID, artifact=name)
+    _version(demo, 8, ModelVersionStatus.UPLOADED, artifact=name)  # the same upload, again
 
     assert version_worker.invalid_version_files_remove() == 0
 
@@ -224,7 +224,7 @@ def test_it_keeps_a_file_another_version_still_uses(demo):
 
 def test_it_never_removes_the_files_of_served_or_ready_versions(demo):
     served = demo.promoted_version.artifact.name
-    _version(demo, 5, ModelVersionStatus.INVALID, artifact=served)
+    _version(demo, 7, ModelVersionStatus.INVALID, artifact=served)
 
     version_worker.invalid_version_files_remove()
 

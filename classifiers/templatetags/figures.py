@@ -1,0 +1,126 @@
+"""How a version's measured figures are shown: each with its sample size,
+its 95% interval and the set it was measured on, in words.
+
+A version's ``metrics["figures"]`` (classifiers/inference/evaluation.py
+describes the shape) is shown as it is, so a demo kind with other figures
+(the look-alike's) needs no template change. Versions measured before
+figures were stored have only scalar keys: they are shown with "sample size
+not recorded" rather than as if they had none.
+"""
+
+from __future__ import annotations
+
+import json
+
+from django import template
+
+from classifiers.inference.stats import Share
+
+register = template.Library()
+
+# The scalar keys of older metrics, in the order a model card lists them.
+LEGACY = (
+    ("accuracy", "Accuracy"),
+    ("top3", "Top-3 accuracy"),
+    ("top3_accuracy", "Top-3 accuracy"),
+    ("ece", "Calibration error (ECE)"),
+    ("false_rejection_rate", "Targets turned away"),
+    ("rejection_rate", "Other photos refused"),
+    ("no_face_rate", "No face found"),
+    ("latency_p50_ms", "Time to answer one photo (median)"),
+)
+
+
+@register.filter
+def figures_of(metrics: dict | None) -> list[dict]:
+    """The figures of a version's metrics, stored or rebuilt from scalar keys."""
+    if not metrics:
+        return []
+    if metrics.get("figures"):
+        return [f for f in metrics["figures"] if isinstance(f, dict) and "key" in f]
+    rebuilt, seen = [], set()
+    for key, label in LEGACY:
+        value = metrics.get(key)
+        if value is None or label in seen:
+            continue
+        seen.add(label)
+        rebuilt.append(
+            {
+                "key": key,
+                "label": label,
+                "value": value,
+                "n": None,
+                "format": "ms" if key.endswith("_ms") else "percent",
+                "measured_on": metrics.get("evaluated_on", ""),
+            }
+        )
+    return rebuilt
+
+
+@register.filter
+def headline(metrics: dict | None) -> dict | None:
+    """The one figure a gallery card has room for: accuracy, else the first."""
+    found = figures_of(metrics)
+    return next((f for f in found if f["key"] == "accuracy"), found[0] if found else None)
+
+
+@register.filter
+def figure_for(metrics: dict | None, key: str) -> dict | None:
+    return next((f for f in figures_of(metrics) if f["key"] == key), None)
+
+
+def _number(value: float, kind: str) -> str:
+    if kind == "percent":
+        return f"{value:.1%}"
+    if kind == "ms":
+        return f"{value:g} ms"
+    return f"{value:g}"
+
+
+@register.filter
+def figure_text(figure: dict | None) -> str:
+    """'93.4% (91.4–94.9%, 800 photos)'; '—' when there is nothing to show."""
+    if not figure or figure.get("value") is None:
+        return "—"
+    value, n = figure["value"], figure.get("n")
+    kind = figure.get("format", "percent")
+    unit = figure.get("unit") or "photos"
+    if not n:
+        return f"{_number(value, kind)} (sample size not recorded)"
+    if kind == "percent" and figure.get("low") is not None and figure.get("high") is not None:
+        low, high = figure["low"], figure["high"]
+        return f"{value:.1%} ({low * 100:.1f}–{high * 100:.1f}%, {n} {unit})"
+    if kind == "percent" and figure.get("interval"):
+        k = figure.get("k")
+        share = Share(k, n) if k is not None else Share.of(value, n)
+        return share.describe(unit)
+    if kind == "ms":
+        return f"{_number(value, kind)} (median of {n} {unit})"
+    return f"{_number(value, kind)} ({n} {unit})"
+
+
+@register.simple_tag
+def figure_columns(versions) -> list[dict]:
+    """Every figure any of these versions has, once, in the order first met."""
+    columns: dict[str, str] = {}
+    for version in versions:
+        for figure in figures_of(version.metrics):
+            columns.setdefault(figure["key"], figure["label"])
+    return [{"key": key, "label": label} for key, label in columns.items()]
+
+
+@register.simple_tag
+def measured_sets(versions) -> list[dict]:
+    """The sets the versions' figures were measured on, each with the versions."""
+    sets: dict[str, list[int]] = {}
+    for version in versions:
+        for figure in figures_of(version.metrics):
+            where = figure.get("measured_on") or ""
+            if where and version.number not in sets.setdefault(where, []):
+                sets[where].append(version.number)
+    return [{"measured_on": where, "versions": numbers} for where, numbers in sets.items()]
+
+
+@register.filter
+def as_json(value) -> str:
+    return json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False)

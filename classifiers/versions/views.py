@@ -111,7 +111,6 @@ def _render_version(
             "rollback_target": selectors.demo_rollback_target(demo=demo) if is_served else None,
             "in_progress": version.status
             in (ModelVersionStatus.UPLOADED, ModelVersionStatus.VALIDATING),
-            "calibration_json": json.dumps(version.calibration, indent=2, sort_keys=True),
             "input_spec_json": json.dumps(version.input_spec, sort_keys=True),
             "comparisons": selectors.comparison_list(candidate=version)[:10],
             "promote_form": promote_form or ReasonForm(),

@@ -533,14 +533,16 @@ class Bench:
 
     def measure_raw(self) -> None:
         log("raw: the model alone, batch 1 and 32")
-        printed = subprocess.run(
+        done = subprocess.run(
             [sys.executable, str(REPO / "bench" / "_served_model.py"), "raw",
              "--demo", self.args.demo, "--spec", self.spec_file, "--model", str(self.model_path),
              *map(str, self.photo_paths)],
-            cwd=REPO, check=True, capture_output=True, text=True,
+            cwd=REPO, capture_output=True, text=True,
             env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
-        ).stdout  # fmt: skip
-        self.report.raw = json.loads(printed.strip().splitlines()[-1])
+        )  # fmt: skip
+        if done.returncode:
+            raise SystemExit(f"the raw measurement failed:\n{done.stderr[-3000:]}")
+        self.report.raw = json.loads(done.stdout.strip().splitlines()[-1])
         log(f"raw: {self.report.raw}")
 
     def runs(self, name: str, url: str, one: Callable[[Client, int], Result]) -> dict:

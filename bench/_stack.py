@@ -110,10 +110,6 @@ class Processes:
         self.started.append(process)
         return process
 
-    def stop(self, process: subprocess.Popen, timeout: float = 20) -> None:
-        self._stop([process], timeout)
-        self.started.remove(process)
-
     def stop_all(self) -> None:
         self._stop(list(reversed(self.started)), 20)
         self.started.clear()

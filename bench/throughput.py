@@ -158,6 +158,7 @@ class Figures:
     statuses: dict[str, int]
     server_p50_ms: float | None = None
     client_cpu_s: float | None = None
+    others: float | None = None  # the share of the machine other work took meanwhile
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -214,16 +215,24 @@ class Report:
     notes: list[str] = field(default_factory=list)
 
     def table(self) -> str:
+        def share(value: float | None) -> str:
+            return "" if value is None else f"{value:.0%}"
+
         lines = [
             f"{'':<14}{'images/s':>10}{'p50 ms':>9}{'p95 ms':>9}{'stored p50':>12}"
-            f"{'client CPU s':>14}  answers"
+            f"{'client CPU s':>14}{'others':>8}  answers"
         ]
         if self.raw:
+            others = share(self.raw.get("others"))
             lines.append(
                 f"{'raw batch 1':<14}{self.raw['batch1_images_per_s']:>10.1f}"
-                f"{self.raw['batch1_p50_ms']:>9.1f}{'':>9}{'':>12}{'':>14}  (model call alone)"
+                f"{self.raw['batch1_p50_ms']:>9.1f}{'':>9}{'':>12}{'':>14}{others:>8}"
+                "  (the model call alone)"
             )
-            lines.append(f"{'raw batch 32':<14}{self.raw['batch32_images_per_s']:>10.1f}")
+            lines.append(
+                f"{'raw batch 32':<14}{self.raw['batch32_images_per_s']:>10.1f}"
+                f"{'':>9}{'':>9}{'':>12}{'':>14}{others:>8}"
+            )
         for name, runs in (("site", self.site), ("gradio", self.peer)):
             for clients, f in sorted(runs.items()):
                 stored = "" if f.server_p50_ms is None else f"{f.server_p50_ms:.0f}"
@@ -231,8 +240,12 @@ class Report:
                 answers = " ".join(f"{k}={v}" for k, v in sorted(f.statuses.items()))
                 lines.append(
                     f"{f'{name} C={clients}':<14}{f.images_per_s:>10.1f}{f.p50_ms:>9.0f}"
-                    f"{f.p95_ms:>9.0f}{stored:>12}{cpu:>14}  {answers}"
+                    f"{f.p95_ms:>9.0f}{stored:>12}{cpu:>14}{share(f.others):>8}  {answers}"
                 )
+        lines.append(
+            "stored p50: upload to stored answer (the row's finished_at); others: the share "
+            "of the machine's CPU that work other than this benchmark took meanwhile"
+        )
         return "\n".join(lines)
 
     def summary_lines(self) -> list[str]:
@@ -472,7 +485,75 @@ class GradioClients:
         return Result(photo, sent, time.time(), "failed" if event == "error" else "no answer")
 
 
-# -- memory -------------------------------------------------------------------------------
+# -- memory and the machine ---------------------------------------------------------------
+
+
+def cpu_ticks() -> dict[int, tuple[int, int]]:
+    """Every process: its parent and the CPU ticks it has used so far."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                # pid (comm) state ppid ... utime stime: comm may hold spaces.
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            found[int(entry.name)] = (int(fields[1]), int(fields[11]) + int(fields[12]))
+    return found
+
+
+def descendants(root: int, parents: dict[int, int]) -> set[int]:
+    family, todo = {root}, [root]
+    kids: dict[int, list[int]] = {}
+    for pid, parent in parents.items():
+        kids.setdefault(parent, []).append(pid)
+    while todo:
+        for kid in kids.get(todo.pop(), []):
+            if kid not in family:
+                family.add(kid)
+                todo.append(kid)
+    return family
+
+
+class OtherWork:
+    """The share of the machine's CPU that processes other than this benchmark
+    and what it started used while it measured (sampled every second; a
+    process that ends between two samples loses its last second: a floor)."""
+
+    def __init__(self) -> None:
+        self.ticks = 0
+        self.share: float | None = None
+        self._last: dict[int, int] | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> OtherWork:
+        self._started = time.monotonic()
+        self.sample()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.sample()
+        elapsed = time.monotonic() - self._started
+        capacity = elapsed * os.sysconf("SC_CLK_TCK") * (os.cpu_count() or 1)
+        self.share = self.ticks / capacity if capacity else None
+
+    def _run(self) -> None:
+        while not self._stop.wait(1.0):
+            self.sample()
+
+    def sample(self) -> None:
+        now = cpu_ticks()
+        ours = descendants(os.getpid(), {pid: parent for pid, (parent, _) in now.items()})
+        last = self._last
+        if last is not None:
+            for pid, (_, ticks) in now.items():
+                if pid not in ours:
+                    self.ticks += ticks - last.get(pid, 0)  # a new process: all it used
+        self._last = {pid: ticks for pid, (_, ticks) in now.items()}
 
 
 class PeakMemory:
@@ -533,16 +614,18 @@ class Bench:
 
     def measure_raw(self) -> None:
         log("raw: the model alone, batch 1 and 32")
-        done = subprocess.run(
-            [sys.executable, str(REPO / "bench" / "_served_model.py"), "raw",
-             "--demo", self.args.demo, "--spec", self.spec_file, "--model", str(self.model_path),
-             *map(str, self.photo_paths)],
-            cwd=REPO, capture_output=True, text=True,
-            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
-        )  # fmt: skip
+        with OtherWork() as others:
+            done = subprocess.run(
+                [sys.executable, str(REPO / "bench" / "_served_model.py"), "raw",
+                 "--demo", self.args.demo, "--spec", self.spec_file,
+                 "--model", str(self.model_path), *map(str, self.photo_paths)],
+                cwd=REPO, capture_output=True, text=True,
+                env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
+            )  # fmt: skip
         if done.returncode:
             raise SystemExit(f"the raw measurement failed:\n{done.stderr[-3000:]}")
         self.report.raw = json.loads(done.stdout.strip().splitlines()[-1])
+        self.report.raw["others"] = others.share
         log(f"raw: {self.report.raw}")
 
     def runs(self, name: str, url: str, one: Callable[[Client, int], Result]) -> dict:
@@ -551,8 +634,10 @@ class Bench:
         if warmup:
             drive(url, warmup, max(self.args.clients), len(self.photos), one)
         for clients in self.args.clients:
-            results, cpu = drive(url, self.args.n, clients, len(self.photos), one)
+            with OtherWork() as others:
+                results, cpu = drive(url, self.args.n, clients, len(self.photos), one)
             figures[clients] = summarize(results, cpu)
+            figures[clients].others = others.share
             f = figures[clients]
             log(f"{name} C={clients}: {f.images_per_s:.1f} images/s, p50 {f.p50_ms:.0f} ms, "
                 f"p95 {f.p95_ms:.0f} ms, {f.statuses}")  # fmt: skip

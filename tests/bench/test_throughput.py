@@ -194,3 +194,24 @@ def test_it_says_n_a_for_what_was_not_measured():
         "worker_peak_rss_mb=n/a",
         "worker_cold_start_s=n/a",
     ]
+
+
+def test_it_counts_a_process_and_all_it_started_as_the_benchmarks():
+    parents = {1: 0, 10: 1, 11: 10, 12: 11, 13: 10, 20: 1, 21: 20}
+
+    assert throughput.descendants(10, parents) == {10, 11, 12, 13}
+
+
+def test_it_shows_how_much_of_the_machine_other_work_took():
+    figures = _figures(8.2, 3800.0)
+    figures.others = 0.25
+    report = Report(
+        raw={"batch1_images_per_s": 75.0, "batch1_p50_ms": 13.0, "batch32_images_per_s": 125.0,
+             "others": 0.5},
+        site={32: figures},
+    )  # fmt: skip
+
+    table = report.table().splitlines()
+
+    assert "50%" in table[1].split()  # raw batch 1
+    assert "25%" in next(line for line in table if line.startswith("site C=32")).split()

@@ -33,7 +33,10 @@ and stops it afterwards (also on Ctrl-C or an error):
 Photos: the demo's example photos and, with ../shared/data (SHARED_DATA_DIR),
 a fixed sample of real ones (catsdogs-kaggle, or breeds-kaggle for dog
 breeds), all sent as they are on disk. Each system first answers one photo
-(its cold start) and a warm-up of 32 uploads that are not counted.
+(its cold start) and a warm-up of 32 uploads that are not counted. The parts
+run one after the other, so each run also says how much of the machine's CPU
+work other than the benchmark took meanwhile (``others``): compare figures
+only where it is about the same.
 
 It prints a table, then the lines ``site_vs_raw=`` (site images/s at C=32
 over raw at batch 32), ``site_vs_gradio=`` (site over Gradio, both at C=32),

@@ -47,269 +47,56 @@ import os
 import re
 import shutil
 import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import threading
 import time
-import uuid
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
-REPO = Path(__file__).resolve().parent.parent
-BIN = Path(sys.executable).parent
-EXAMPLES = REPO / "static" / "classifiers" / "examples"
+from _stack import (
+    EXAMPLES,
+    REPO,
+    Processes,
+    Site,
+    log,
+    multipart,
+    require_redis_server,
+    wait_for,
+)
+
 PHOTOS = ["cat.jpg", "golden-retriever.jpg", "dalmatian.jpg", "fox-squirrel.jpg"]
-DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/test"  # as .ci/run
 BENCH_DATABASE = "faults_bench"
 FINISHED = ("done", "rejected", "failed")
 ANSWERED = re.compile(r"prediction ([0-9a-f-]{36}) answered")
 RUNG_AGAIN = re.compile(r"prediction ([0-9a-f-]{36}) (?:lost its worker|rung again)")
 
 
-def log(message: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-# -- processes ------------------------------------------------------------------------
-
-
-class Processes:
-    """Everything started, each in a process group of its own; all stopped at the end."""
-
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
-        self.started: list[subprocess.Popen] = []
-
-    def start(self, name: str, args: list[str], env: dict[str, str]) -> subprocess.Popen:
-        with (self.folder / f"{name}.log").open("a") as out:
-            process = subprocess.Popen(
-                args, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )  # fmt: skip
-        self.started.append(process)
-        return process
-
-    def stop_all(self) -> None:
-        for process in reversed(self.started):
-            if process.poll() is None:
-                try:
-                    os.killpg(process.pid, signal.SIGTERM)
-                except ProcessLookupError:
-                    pass
-        deadline = time.monotonic() + 20
-        for process in reversed(self.started):
-            try:
-                process.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                pass
-            # Whatever is left of the group (pool processes of a killed worker).
-            try:
-                os.killpg(process.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
-
-
-def children(pid: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            # pid (comm) state ppid ...: comm may hold spaces, so split after ")".
-            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-                found.append(int(entry.name))
-    return found
-
-
-def manage(env: dict[str, str], *args: str) -> None:
-    subprocess.run([sys.executable, "manage.py", *args], cwd=REPO, env=env, check=True,
-                   stdout=subprocess.DEVNULL)  # fmt: skip
-
-
-def wait_for(condition, what: str, limit_s: float) -> None:
-    deadline = time.monotonic() + limit_s
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.2)
-    raise SystemExit(f"gave up waiting {limit_s:.0f}s for {what}")
-
-
-# -- the set-up -----------------------------------------------------------------------
-
-
-def postgres_url(folder: Path) -> str:
-    """A database of the bench's own on the environment's PostgreSQL server."""
-    import psycopg
-
-    server = urlsplit(os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL)
-    admin = urlunsplit(server._replace(scheme="postgresql", path="/postgres"))
-    with psycopg.connect(admin, autocommit=True) as connection:
-        connection.execute(f"DROP DATABASE IF EXISTS {BENCH_DATABASE} WITH (FORCE)")
-        connection.execute(f"CREATE DATABASE {BENCH_DATABASE}")
-    return urlunsplit(server._replace(path=f"/{BENCH_DATABASE}"))
-
-
-def drop_postgres_database() -> None:
-    import psycopg
-
-    server = urlsplit(os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL)
-    admin = urlunsplit(server._replace(scheme="postgresql", path="/postgres"))
-    with psycopg.connect(admin, autocommit=True) as connection:
-        connection.execute(f"DROP DATABASE IF EXISTS {BENCH_DATABASE} WITH (FORCE)")
-
-
 @dataclass
-class Site:
-    args: argparse.Namespace
-    folder: Path
-    processes: Processes
-    env: dict[str, str] = field(default_factory=dict)
-    url: str = ""
-    redis_port: int = 0
-    redis: subprocess.Popen | None = None
-    worker: subprocess.Popen | None = None
-    worker_starts: int = 0
+class FaultsSite(Site):
+    """The site, with a worker that counts as started once it has swept."""
+
     worker_ready_at: datetime | None = None
 
-    def set_up(self) -> None:
-        media = self.folder / "media"
-        media.mkdir()
-        unlimited = "1000000/hour"
-        self.env = {
-            **os.environ,
-            "DJANGO_SETTINGS_MODULE": "portfolio.settings",
-            "DJANGO_LOCAL_DEV": "1",
-            "DJANGO_MEDIA_ROOT": str(media),
-            "CELERY_BEAT_SCHEDULE_FILENAME": str(self.folder / "beat-schedule"),
-            "LOG_LEVEL": "INFO",
-            "PYTHONUNBUFFERED": "1",
-            "TF_CPP_MIN_LOG_LEVEL": "2",
-            # One benchmark client sends N uploads: lift the per-client limits.
-            "API_ANON_UPLOAD_RATE": unlimited,
-            "UPLOAD_ANON_RATE": unlimited,
-            "QUEUE_MAX_DEPTH": "1000000",
-            "QUEUE_MAX_PER_CLIENT": "1000000",
-        }
-        if self.args.default:
-            self.env["DATABASE_URL"] = f"sqlite:///{self.folder / 'db.sqlite3'}"
-            self.env["CELERY_BROKER_URL"] = "filesystem://"
-            self.env["CELERY_BROKER_DIR"] = str(self.folder / "broker")
-        else:
-            self.redis_port = free_port()
-            self.start_redis()
-            self.env["DATABASE_URL"] = postgres_url(self.folder)
-            self.env["CELERY_BROKER_URL"] = f"redis://127.0.0.1:{self.redis_port}/0"
-        for name in ("CACHE_URL", "REDIS_CACHE_URL"):
-            self.env.pop(name, None)  # each process's default (no shared Redis cache to restart)
-        log(f"database {self.env['DATABASE_URL']}, broker {self.env['CELERY_BROKER_URL']}")
-        manage(self.env, "migrate", "--noinput")
-        manage(self.env, "createcachetable")
-        manage(self.env, "setup_demos")
-
-    def start_redis(self) -> None:
-        self.redis = self.processes.start(
-            "redis",
-            ["redis-server", "--bind", "127.0.0.1", "--port", str(self.redis_port),
-             "--save", "", "--appendonly", "no", "--dir", str(self.folder)],
-            self.env or dict(os.environ),
-        )  # fmt: skip
-        wait_for(lambda: _redis_ping(self.redis_port), "redis-server", 20)
-
-    def restart_redis(self) -> None:
-        assert self.redis is not None
-        self.redis.terminate()
-        self.redis.wait(timeout=20)
-        self.start_redis()
-
     def start(self) -> None:
-        port = free_port()
-        self.url = f"http://127.0.0.1:{port}"
-        self.processes.start(
-            "web",
-            [str(BIN / "gunicorn"), "portfolio.wsgi", "--bind", f"127.0.0.1:{port}",
-             "--workers", "2", "--threads", "4"],
-            self.env,
-        )  # fmt: skip
-        self.processes.start(
-            "beat", [str(BIN / "celery"), "-A", "portfolio", "beat", "--loglevel=INFO"], self.env
-        )
-        self.start_worker()
-        wait_for(lambda: _http_ok(self.url + "/api/v1/demos/"), "the site", 120)
+        self.start_web()
+        self.start_beat()
+        self.start_ready_worker()
+        self.wait_until_serving()
 
-    def start_worker(self) -> None:
-        self.worker_starts += 1
-        self.worker = self.processes.start(
-            "worker",
-            [str(BIN / "celery"), "-A", "portfolio", "worker", "--loglevel=INFO",
-             f"--concurrency={self.args.concurrency}", f"--hostname=bench{self.worker_starts}@%h"],
-            self.env,
-        )  # fmt: skip
+    def start_ready_worker(self) -> None:
+        self.start_worker(f"--hostname=bench{self.worker_starts + 1}@%h")
         # Ready and warm: its start-up sweep has run in a pool process.
         offset = len(self.worker_log())
         swept = re.compile(r"sweep_predictions\[[^\]]+\] succeeded")
         wait_for(lambda: swept.search(self.worker_log()[offset:]), "the worker", 180)
         self.worker_ready_at = datetime.now(UTC)
 
-    def worker_log(self) -> str:
-        return (self.folder / "worker.log").read_text(errors="replace")
-
-    def pool_processes(self) -> list[int]:
-        assert self.worker is not None
-        return children(self.worker.pid)
-
-
-def _redis_ping(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
-            s.sendall(b"PING\r\n")
-            return s.recv(16).startswith(b"+PONG")
-    except OSError:
-        return False
-
-
-def _http_ok(url: str) -> bool:
-    parts = urlsplit(url)
-    try:
-        connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=5)
-        connection.request("GET", parts.path)
-        return connection.getresponse().status == 200
-    except OSError:
-        return False
-
 
 # -- uploads --------------------------------------------------------------------------
-
-
-def multipart(fields: dict[str, str], filename: str, data: bytes) -> tuple[bytes, str]:
-    boundary = uuid.uuid4().hex
-    parts = [
-        f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
-        for name, value in fields.items()
-    ]
-    parts.append(
-        (
-            f'--{boundary}\r\nContent-Disposition: form-data; name="image"; '
-            f'filename="{filename}"\r\nContent-Type: image/jpeg\r\n\r\n'
-        ).encode()
-        + data
-        + b"\r\n"
-    )
-    parts.append(f"--{boundary}--\r\n".encode())
-    return b"".join(parts), f"multipart/form-data; boundary={boundary}"
 
 
 class Uploads:
@@ -396,8 +183,7 @@ class Fault:
     log_offset: int
 
 
-def run(args: argparse.Namespace, folder: Path, processes: Processes) -> str:
-    site = Site(args, folder, processes)
+def run(args: argparse.Namespace, site: FaultsSite) -> str:
     site.set_up()
     # This process reads the rows (the answer is in the database, not the log).
     os.environ.update({k: site.env[k] for k in ("DATABASE_URL", "CELERY_BROKER_URL")})
@@ -462,7 +248,7 @@ def run(args: argparse.Namespace, folder: Path, processes: Processes) -> str:
         faults.append(fault)
         log(f"{fault.name} (pid {site.worker.pid}); {len(fault.hit)} unfinished; restarting")
         time.sleep(2)
-        site.start_worker()
+        site.start_ready_worker()
         log(f"worker started again; pool {site.pool_processes()}")
 
     def restart_redis() -> None:
@@ -546,27 +332,25 @@ def main() -> None:
     parser.add_argument("--wait", type=float, default=900, help="seconds to wait after the faults")
     parser.add_argument("--keep", action="store_true", help="keep the logs folder")
     args = parser.parse_args()
-    if not args.default and not shutil.which("redis-server"):
-        raise SystemExit("redis-server not found (or use --default)")
+    if not args.default:
+        require_redis_server()
 
     folder = Path(tempfile.mkdtemp(prefix="faults-bench-"))
-    processes = Processes(folder)
+    site = FaultsSite(
+        folder,
+        Processes(folder),
+        database=BENCH_DATABASE,
+        default=args.default,
+        worker_concurrency=args.concurrency,
+    )
     signal.signal(signal.SIGTERM, _interrupt)  # a TERM stops everything, as Ctrl-C does
     summary = None
     try:
-        summary = run(args, folder, processes)
+        summary = run(args, site)
     except KeyboardInterrupt:
         log("interrupted")
     finally:
-        processes.stop_all()
-        if not args.default:
-            try:
-                from django.db import connections
-
-                connections.close_all()
-            except Exception:  # noqa: BLE001  (Django may not be set up yet)
-                pass
-            drop_postgres_database()
+        site.tear_down()
         if args.keep:
             log(f"logs kept in {folder}")
         else:

@@ -391,8 +391,14 @@ def _timestamp(text: str | None) -> float | None:
     return datetime.fromisoformat(text).timestamp() if text else None
 
 
-def poll_delay(headers: http.client.HTTPMessage | dict, default: float = POLL_SECONDS) -> float:
-    """How long to wait before asking again: the API's Retry-After when it gives one."""
+def poll_delay(
+    headers: http.client.HTTPMessage | dict, body: dict | None = None, default: float = POLL_SECONDS
+) -> float:
+    """How long to wait before asking again: the API's own hint in the body
+    (``queue.poll_after_ms``), else its Retry-After header, else the default."""
+    queue = (body or {}).get("queue") or {}
+    if isinstance(queue.get("poll_after_ms"), int | float):
+        return min(max(queue["poll_after_ms"] / 1000, 0.0), 5.0)
     hint = headers.get("Retry-After")
     try:
         return min(max(float(hint), 0.0), 5.0) if hint is not None else default
@@ -414,8 +420,9 @@ class SiteClients:
         )  # fmt: skip
         if status != 202:
             return Result(photo, sent, time.time(), f"http {status}")
-        path = urlsplit(json.loads(data)["url"]).path
-        delay = poll_delay(headers)
+        created = json.loads(data)
+        path = urlsplit(created["url"]).path
+        delay = poll_delay(headers, created)
         while True:
             time.sleep(delay)
             status, headers, data = client.request(
@@ -428,7 +435,7 @@ class SiteClients:
                 break
             if time.time() - sent > UPLOAD_DEADLINE_S:
                 return Result(photo, sent, time.time(), "timeout")
-            delay = poll_delay(headers)
+            delay = poll_delay(headers, prediction)
         return Result(
             photo,
             sent,

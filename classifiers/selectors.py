@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
@@ -178,18 +177,29 @@ def predictions_per_second() -> float:
 def prediction_progress(*, prediction: Prediction) -> QueueProgress | None:
     """For an unfinished prediction: how many uploads are ahead of it (every
     running one, and every one queued before it) and about how long it will
-    take at the workers' recent speed. None once it is finished."""
+    take at the workers' recent speed. None once it is finished.
+
+    ``poll_after_ms`` is when the answer is likely there: a lone upload is
+    asked about again after about one answer's time, not a fixed quarter of a
+    second, and a long queue is not polled for nothing.
+    """
     if prediction.is_finished:
         return None
-    speed = predictions_per_second()
+    per_answer = 1 / predictions_per_second()
     if prediction.status == PredictionStatus.RUNNING:
-        return QueueProgress(ahead=0, eta_seconds=round(1 / speed, 1), poll_after_ms=250)
+        started = prediction.started_at or timezone.now()
+        left = max(per_answer - (timezone.now() - started).total_seconds(), 0.0)
+        return QueueProgress(ahead=0, eta_seconds=round(left, 1), poll_after_ms=_poll(left))
     ahead = Prediction.objects.filter(
         Q(status=PredictionStatus.RUNNING)
         | Q(status=PredictionStatus.QUEUED, created_at__lt=prediction.created_at)
     ).count()
-    eta = (ahead + 1) / speed
-    # Ask again about halfway there: soon enough to show the answer promptly,
-    # seldom enough that a long queue is not polled for nothing.
-    poll = min(max(math.ceil(eta * 500), 250), 3000)
-    return QueueProgress(ahead=ahead, eta_seconds=round(eta, 1), poll_after_ms=poll)
+    eta = (ahead + 1) * per_answer
+    return QueueProgress(ahead=ahead, eta_seconds=round(eta, 1), poll_after_ms=_poll(eta))
+
+
+def _poll(eta: float) -> int:
+    """A little after the expected answer when it is near (each poll costs the
+    web a request), about halfway when it is far, between 50 ms and 3 s."""
+    wait = eta + 0.02 if eta < 0.5 else eta / 2
+    return min(max(round(wait * 1000), 50), 3000)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 from django.http import FileResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
@@ -20,6 +22,7 @@ from classifiers.api.serializers import (
     ErrorSerializer,
     ModelVersionWithMetricsSerializer,
     PredictionSerializer,
+    QueueSerializer,
     prediction_url,
 )
 from classifiers.api.throttling import UploadThrottle
@@ -118,6 +121,9 @@ class PredictionListCreateApi(APIView):
         status = serializers.ChoiceField(choices=PredictionStatus.choices)
         url = serializers.URLField(help_text="The prediction: GET it for status and answer.")
         status_url = serializers.URLField(help_text="Where to poll; the same as `url`.")
+        queue = QueueSerializer(
+            help_text="Uploads ahead, about how long, and when to ask first (`poll_after_ms`)."
+        )
 
     class FilterSerializer(serializers.Serializer):
         class Meta:
@@ -231,7 +237,13 @@ class PredictionListCreateApi(APIView):
             client_key=client_key(request),
         )
         url = prediction_url(request, prediction)
-        body = {"id": prediction.id, "status": prediction.status, "url": url, "status_url": url}
+        body = {
+            "id": prediction.id,
+            "status": prediction.status,
+            "url": url,
+            "status_url": url,
+            "queue": asdict(selectors.prediction_progress(prediction=prediction)),
+        }
         return Response(
             self.CreatedSerializer(body).data,
             status=status.HTTP_202_ACCEPTED,

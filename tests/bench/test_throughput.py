@@ -156,6 +156,9 @@ def test_it_polls_as_retry_after_says():
     assert throughput.poll_delay({"Retry-After": "0.1"}) == pytest.approx(0.1)
     assert throughput.poll_delay({"Retry-After": "60"}) == 5.0
     assert throughput.poll_delay({"Retry-After": "soon"}) == 0.25
+    # The API's own hint in the body comes first.
+    body = {"queue": {"ahead": 0, "eta_seconds": 0.04, "poll_after_ms": 60}}
+    assert throughput.poll_delay({"Retry-After": "1"}, body) == pytest.approx(0.06)
 
 
 def _figures(images_per_s: float, p50_ms: float) -> Figures:

@@ -13,7 +13,9 @@ def test_it_queues_an_anonymous_upload_and_answers_202(anon, demos):
     body = response.json()
     prediction = Prediction.objects.get(id=body["id"])
     url = f"http://testserver/api/v1/predictions/{prediction.id}/"
+    queue = body.pop("queue")
     assert body == {"id": str(prediction.id), "status": "queued", "url": url, "status_url": url}
+    assert queue["ahead"] == 0 and queue["poll_after_ms"] >= 50
     assert response["Location"] == url
     assert prediction.owner is None
     assert prediction.visitor_id.startswith("api:")

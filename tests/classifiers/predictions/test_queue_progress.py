@@ -5,6 +5,7 @@ from datetime import timedelta
 
 import pytest
 from django.core.cache import cache
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
 from classifiers import selectors
@@ -28,10 +29,18 @@ def _waiting(demo, n, **kwargs) -> list[Prediction]:
 def _answered_recently(demo, n: int) -> None:
     """n answers in the last 30 s: the workers' speed is n / 30 per second."""
     now = timezone.now()
-    for prediction in _waiting(demo, n):
-        Prediction.objects.filter(pk=prediction.pk).update(
-            status=PredictionStatus.DONE, started_at=now - timedelta(seconds=2), finished_at=now
+    Prediction.objects.bulk_create(
+        Prediction(
+            demo=demo,
+            image=f"predictions/answered-{i}.jpg",
+            image_sha256="0" * 64,
+            status=PredictionStatus.DONE,
+            created_at=now - timedelta(seconds=3),
+            started_at=now - timedelta(seconds=2),
+            finished_at=now,
         )
+        for i in range(n)
+    )
 
 
 def test_it_counts_the_uploads_ahead_and_estimates_the_wait(demo):
@@ -46,7 +55,7 @@ def test_it_counts_the_uploads_ahead_and_estimates_the_wait(demo):
 
     assert progress.ahead == 3
     assert progress.eta_seconds == pytest.approx(4.0)
-    assert 250 <= progress.poll_after_ms <= 3000
+    assert progress.poll_after_ms == 2000  # halfway there
     assert selectors.prediction_progress(prediction=later[-1]).ahead == 5
 
 
@@ -73,5 +82,23 @@ def test_the_api_and_the_page_say_where_an_upload_stands(client, demo, alice):
     html = client.get(f"/predictions/{mine.id}/").content.decode()
     assert "2 uploads ahead of yours, about 6 s." in html
     status = client.get(f"/predictions/{mine.id}/status/", HTTP_ACCEPT="application/json").json()
-    assert status["queue"]["poll_after_ms"] == 3000
+    assert status["queue"]["poll_after_ms"] == 3000  # at most 3 s between polls
     assert "2 uploads ahead of yours" in status["html"]
+
+
+def test_a_lone_upload_is_asked_about_again_after_about_one_answer(demo):
+    cache.clear()
+    _answered_recently(demo, 300)  # ten answers a second: a tenth of a second each
+    mine = _waiting(demo, 1)[0]
+    progress = selectors.prediction_progress(prediction=mine)
+    assert (progress.ahead, progress.eta_seconds) == (0, 0.1)
+    assert progress.poll_after_ms == 120  # a little after the expected answer, not 250 ms
+
+
+def test_the_api_says_when_to_ask_first(client, demo):
+    cache.clear()
+    _answered_recently(demo, 300)
+    photo = SimpleUploadedFile("cat.jpg", jpeg_bytes(), content_type="image/jpeg")
+    body = client.post("/api/v1/predictions/", {"demo": "cats-vs-dogs", "image": photo}).json()
+    assert body["queue"]["ahead"] == 0
+    assert body["queue"]["poll_after_ms"] == 120

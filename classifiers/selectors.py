@@ -150,28 +150,31 @@ class QueueProgress:
     poll_after_ms: int  # when it is worth asking again
 
 
-def predictions_per_second() -> float:
-    """How fast the workers answer now: answers of the last 30 s, or, when it
-    was quiet, one over the typical time a recent answer took."""
-    speed = cache.get("predictions:per-second")
-    if speed is not None:
-        return speed
+def seconds_per_answer() -> float:
+    """How long the workers take per answer now, the lesser of two readings:
+    the time between recent answers (right when a queue keeps them busy; when
+    uploads are few it measures the visitors, not the workers) and the time
+    a recent answer took from claim to answer (right when they are idle)."""
+    cached = cache.get("predictions:seconds-per-answer")
+    if cached is not None:
+        return cached
     now = timezone.now()
+    readings = []
     recent = Prediction.objects.filter(finished_at__gte=now - SPEED_WINDOW).count()
     if recent >= 5:
-        speed = recent / SPEED_WINDOW.total_seconds()
-    else:
-        spans = [
-            (finished - started).total_seconds()
-            for started, finished in Prediction.objects.exclude(started_at=None)
-            .exclude(finished_at=None)
-            .order_by("-finished_at")
-            .values_list("started_at", "finished_at")[:20]
-        ]
-        typical = sorted(spans)[len(spans) // 2] if spans else 0.5
-        speed = 1.0 / max(typical, 0.01)
-    cache.set("predictions:per-second", speed, SPEED_CACHE_SECONDS)
-    return speed
+        readings.append(SPEED_WINDOW.total_seconds() / recent)
+    spans = sorted(
+        (finished - started).total_seconds()
+        for started, finished in Prediction.objects.exclude(started_at=None)
+        .exclude(finished_at=None)
+        .order_by("-finished_at")
+        .values_list("started_at", "finished_at")[:20]
+    )
+    if spans:
+        readings.append(spans[len(spans) // 2])
+    seconds = max(min(readings, default=0.5), 0.01)
+    cache.set("predictions:seconds-per-answer", seconds, SPEED_CACHE_SECONDS)
+    return seconds
 
 
 def prediction_progress(*, prediction: Prediction) -> QueueProgress | None:
@@ -185,7 +188,7 @@ def prediction_progress(*, prediction: Prediction) -> QueueProgress | None:
     """
     if prediction.is_finished:
         return None
-    per_answer = 1 / predictions_per_second()
+    per_answer = seconds_per_answer()
     if prediction.status == PredictionStatus.RUNNING:
         started = prediction.started_at or timezone.now()
         left = max(per_answer - (timezone.now() - started).total_seconds(), 0.0)

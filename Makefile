@@ -8,6 +8,11 @@ STAMP := $(VENV)/.installed
 # build_models writes every artifact the specs name; the stamp says it ran.
 MODELS := ml_models/.built
 WORKER_CONCURRENCY ?= 1
+# Web: 2 processes for 2 cores; threads beyond the CPU work because status
+# requests held by a long poll (?wait=, ANSWER_WAITERS per process, fewer than
+# these threads) only wait. Chosen with bench/throughput.py: see README.
+GUNICORN_WORKERS ?= 2
+GUNICORN_THREADS ?= 16
 # Archives holding the look-alike demo's default gallery photos (read, never
 # installed: see classifiers/management/commands/setup_gallery.py).
 GALLERY_PACKAGES := var/gallery-packages
@@ -72,7 +77,7 @@ run: setup
 	@trap 'kill 0' INT TERM EXIT; \
 	$(BIN)/celery -A portfolio worker --loglevel=INFO --concurrency=$(WORKER_CONCURRENCY) & \
 	$(BIN)/celery -A portfolio beat --loglevel=INFO & \
-	$(BIN)/gunicorn portfolio.wsgi --bind 127.0.0.1:8000 --workers 2 --threads 4 --access-logfile - \
+	$(BIN)/gunicorn portfolio.wsgi --bind 127.0.0.1:8000 --workers $(GUNICORN_WORKERS) --threads $(GUNICORN_THREADS) --access-logfile - \
 		$(GUNICORN_LIMITS) & \
 	wait
 

@@ -320,6 +320,9 @@ class Site:
     database: str
     default: bool = False
     own_redis: bool = True
+    # The shared cache (upload counts, the queue's speed reading) on that
+    # redis-server, as production has it (CACHE_URL), not a database table.
+    cache_on_redis: bool = False
     worker_concurrency: int | None = None
     env: dict[str, str] = field(default_factory=dict)
     layout: Layout | None = None
@@ -366,9 +369,14 @@ class Site:
             self.created_database = True
         for name in ("CACHE_URL", "REDIS_CACHE_URL"):
             env.pop(name, None)  # each process's default (no shared Redis cache to restart)
+        if self.cache_on_redis and self.redis_port:
+            env["CACHE_URL"] = f"redis://127.0.0.1:{self.redis_port}/1"
         self.env = make_environment(env)
         self.layout = make_run_layout(self.env, self.worker_concurrency)
-        log(f"database {self.env['DATABASE_URL']}, broker {self.env['CELERY_BROKER_URL']}")
+        log(
+            f"database {self.env['DATABASE_URL']}, broker {self.env['CELERY_BROKER_URL']}, "
+            f"cache {self.env.get('CACHE_URL', 'the database')}"
+        )
         manage(self.env, "migrate", "--noinput")
         manage(self.env, "createcachetable")
         manage(self.env, "setup_demos")

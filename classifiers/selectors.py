@@ -12,6 +12,7 @@ from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
 from classifiers.models import (
+    FINISHED_STATUSES,
     Comparison,
     Demo,
     EvaluationSet,
@@ -175,6 +176,11 @@ def seconds_per_answer() -> float:
     seconds = max(min(readings, default=0.5), 0.01)
     cache.set("predictions:seconds-per-answer", seconds, SPEED_CACHE_SECONDS)
     return seconds
+
+
+def prediction_is_finished(*, prediction_id) -> bool:
+    """One cheap read for a long poll (classifiers/predictions/ready.py)."""
+    return Prediction.objects.filter(id=prediction_id, status__in=FINISHED_STATUSES).exists()
 
 
 def prediction_progress(*, prediction: Prediction) -> QueueProgress | None:

@@ -278,6 +278,18 @@ PREDICTION_BATCH_SIZE = env.int("PREDICTION_BATCH_SIZE", default=16)
 if PREDICTION_BATCH_SIZE < 1:
     raise ImproperlyConfigured("PREDICTION_BATCH_SIZE must be at least 1")
 
+# Long polls (classifiers/predictions/ready.py): a status request with ?wait=S
+# is held until its answer is stored, woken by the worker over Redis pub/sub;
+# off (the client polls) without Redis. ANSWER_WAITERS per web process must
+# stay below its threads (Makefile GUNICORN_THREADS) so that held requests
+# never take the threads that pages and uploads need.
+ANSWER_SIGNAL_URL = env.str(
+    "ANSWER_SIGNAL_URL",
+    default=CELERY_BROKER_URL if CELERY_BROKER_URL.startswith(("redis://", "rediss://")) else "",
+)
+ANSWER_WAITERS = env.int("ANSWER_WAITERS", default=12)
+ANSWER_WAIT_MAX_SECONDS = env.int("ANSWER_WAIT_MAX_SECONDS", default=20)
+
 # Where the shipped model artifacts are built, and the benchmark photos.
 ML_MODELS_DIR = Path(env.str("ML_MODELS_DIR", default=BASE_DIR / "ml_models"))
 SHARED_DATA_DIR = Path(env.str("SHARED_DATA_DIR", default=BASE_DIR.parent / "shared" / "data"))

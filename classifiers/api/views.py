@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
+from django.conf import settings
 from django.http import FileResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
@@ -28,6 +29,7 @@ from classifiers.api.serializers import (
 from classifiers.api.throttling import UploadThrottle
 from classifiers.clients import client_key
 from classifiers.models import PredictionStatus
+from classifiers.predictions import ready as answer_signal
 from classifiers.predictions import services
 from classifiers.responses import private_file_response
 from classifiers.uploads import read_limited
@@ -264,13 +266,42 @@ class PredictionDetailApi(APIView):
             return [IsAuthenticated()]
         return [AllowAny()]
 
+    class WaitSerializer(serializers.Serializer):
+        wait = serializers.FloatField(required=False, default=0, min_value=0)
+
     @extend_schema(
         operation_id="predictions_retrieve",
         summary="One prediction: status, answer, model version, timings",
-        responses={200: PredictionSerializer, 401: BAD_TOKEN, 404: NOT_FOUND},
+        parameters=[
+            OpenApiParameter(
+                "wait",
+                OpenApiTypes.FLOAT,
+                description=(
+                    "Seconds (at most 20) to hold the request until the answer is stored: "
+                    "one request instead of polling. The site may answer sooner with the "
+                    "prediction still queued (then ask again after `queue.poll_after_ms`)."
+                ),
+            )
+        ],
+        responses={
+            200: PredictionSerializer,
+            400: _error("A bad `wait`."),
+            401: BAD_TOKEN,
+            404: NOT_FOUND,
+        },
     )
     def get(self, request: Request, prediction_id) -> Response:
+        query = self.WaitSerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
         prediction = _readable(request, prediction_id)
+        wait = min(query.validated_data["wait"], settings.ANSWER_WAIT_MAX_SECONDS)
+        if wait and not prediction.is_finished:
+            answer_signal.wait_until(
+                prediction.id,
+                seconds=wait,
+                finished=lambda: selectors.prediction_is_finished(prediction_id=prediction.id),
+            )
+            prediction.refresh_from_db()
         return Response(PredictionSerializer(prediction, context={"request": request}).data)
 
     @extend_schema(

@@ -33,6 +33,7 @@ from classifiers.inference.explain import heatmap_png
 from classifiers.inference.images import open_stored
 from classifiers.inference.refusals import Refused
 from classifiers.models import Demo, ModelVersion, Prediction, PredictionStatus
+from classifiers.predictions.ready import announce as announce_answer
 from classifiers.serving import model_for, pipeline_for
 
 logger = logging.getLogger(__name__)
@@ -118,6 +119,7 @@ def prediction_finish(
         return False
     for name, value in fields.items():
         setattr(prediction, name, value)
+    announce_answer(prediction.id)
     # One line per stored answer: bench/faults.py counts them to find duplicates.
     logger.info(
         "prediction %s answered %s (attempt %s)",
@@ -137,7 +139,8 @@ def prediction_fail(*, prediction_id, reason: str, claimed_at: datetime | None =
     )
     if claimed_at is not None:
         unfinished = unfinished.filter(started_at=claimed_at)
-    unfinished.update(status=PredictionStatus.FAILED, error=reason, finished_at=timezone.now())
+    if unfinished.update(status=PredictionStatus.FAILED, error=reason, finished_at=timezone.now()):
+        announce_answer(prediction_id)
 
 
 def _claim_company(*, demo_id: int, version_id: int, claimed_at: datetime, limit: int) -> list:

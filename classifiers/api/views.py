@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
-from django.conf import settings
 from django.http import FileResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
@@ -294,14 +293,7 @@ class PredictionDetailApi(APIView):
         query = self.WaitSerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         prediction = _readable(request, prediction_id)
-        wait = min(query.validated_data["wait"], settings.ANSWER_WAIT_MAX_SECONDS)
-        if wait and not prediction.is_finished:
-            answer_signal.wait_until(
-                prediction.id,
-                seconds=wait,
-                finished=lambda: selectors.prediction_is_finished(prediction_id=prediction.id),
-            )
-            prediction.refresh_from_db()
+        answer_signal.hold(prediction, query.validated_data["wait"])
         return Response(PredictionSerializer(prediction, context={"request": request}).data)
 
     @extend_schema(

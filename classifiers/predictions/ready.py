@@ -30,6 +30,8 @@ from functools import cache
 import redis
 from django.conf import settings
 
+from classifiers import selectors
+
 logger = logging.getLogger(__name__)
 
 CHANNEL = "prediction-ready:{}"
@@ -102,3 +104,17 @@ def wait_until(prediction_id, *, seconds: float, finished: Callable[[], bool]) -
                 pubsub.close()
         except redis.RedisError as error:
             logger.warning("waiting for prediction %s failed: %s", prediction_id, error)
+
+
+def hold(prediction, seconds: float) -> None:
+    """Hold a status request for up to ``seconds`` (capped by
+    ANSWER_WAIT_MAX_SECONDS) until ``prediction`` is answered, then refresh it."""
+    seconds = min(seconds, settings.ANSWER_WAIT_MAX_SECONDS)
+    if seconds <= 0 or prediction.is_finished:
+        return
+    wait_until(
+        prediction.id,
+        seconds=seconds,
+        finished=lambda: selectors.prediction_is_finished(prediction_id=prediction.id),
+    )
+    prediction.refresh_from_db()

@@ -21,7 +21,7 @@ from classifiers.clients import client_key
 from classifiers.inference.images import ImageRejected
 from classifiers.inference.refusals import Refused
 from classifiers.models import Demo, Prediction
-from classifiers.predictions import services
+from classifiers.predictions import ready, services
 from classifiers.predictions.forms import DeleteForm, UploadForm
 from classifiers.responses import private_file_response, refusal_json, wants_json
 from classifiers.uploads import read_limited
@@ -153,7 +153,13 @@ def prediction_detail(request: HttpRequest, prediction_id) -> HttpResponse:
 
 @require_GET
 def prediction_status(request: HttpRequest, prediction_id) -> JsonResponse:
-    return JsonResponse(_status_payload(request, _visible_prediction(request, prediction_id)))
+    prediction = _visible_prediction(request, prediction_id)
+    try:
+        wait = max(float(request.GET.get("wait", 0)), 0.0)
+    except ValueError:
+        wait = 0.0  # the page's own script asks; a bad value is simply no wait
+    ready.hold(prediction, wait)
+    return JsonResponse(_status_payload(request, prediction))
 
 
 @require_GET

@@ -8,7 +8,9 @@
   const POLL_MS = 600;
 
   function poll(statusUrl, target) {
-    fetch(statusUrl, { headers: { Accept: "application/json" }, credentials: "same-origin" })
+    // ?wait: the site holds the request until the answer is stored (where it
+    // can: otherwise it answers at once and says when to ask again).
+    fetch(statusUrl + "?wait=20", { headers: { Accept: "application/json" }, credentials: "same-origin" })
       .then((r) => r.json())
       .then((data) => {
         target.innerHTML = data.html;

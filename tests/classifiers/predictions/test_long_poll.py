@@ -137,3 +137,33 @@ def test_a_strangers_prediction_stays_404_with_a_wait(demos, alice, bob):
     response = stranger.get(f"/api/v1/predictions/{prediction_id}/", {"wait": 5})
 
     assert response.status_code == 404
+
+
+@needs_redis
+@pytest.mark.django_db(transaction=True)
+def test_the_demo_pages_status_request_waits_too(demos, client, monkeypatch):
+    with override_settings(ANSWER_SIGNAL_URL=REDIS_URL):
+        response = client.post(
+            "/demos/cats-vs-dogs/",
+            {"image": SimpleUploadedFile("cat.jpg", jpeg_bytes())},
+            headers={"accept": "application/json"},
+        )
+        status_url = response.json()["status_url"]
+        prediction_id = response.json()["id"]
+        subscribed = threading.Event()
+        from classifiers import selectors
+
+        original = selectors.prediction_is_finished
+
+        def finished_then_signal(*args, **kwargs):
+            answer = original(*args, **kwargs)
+            subscribed.set()
+            return answer
+
+        monkeypatch.setattr(selectors, "prediction_is_finished", finished_then_signal)
+        worker = _answer_soon(prediction_id, subscribed)
+        answered = client.get(status_url, {"wait": 15}).json()
+        worker.join()
+
+    assert answered["finished"] is True
+    assert "cat" in answered["html"]

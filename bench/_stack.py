@@ -26,7 +26,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -245,8 +245,14 @@ def rebind(argv: list[str], address: str) -> list[str]:
     return out if replaced else [*out, "--bind", address]
 
 
-def make_run_layout(env: dict[str, str], worker_concurrency: int | None = None) -> Layout:
-    overrides = [] if worker_concurrency is None else [f"WORKER_CONCURRENCY={worker_concurrency}"]
+def make_run_layout(
+    env: dict[str, str], worker_concurrency: int | None = None, overrides: Sequence[str] = ()
+) -> Layout:
+    """``overrides``: make variables (``GUNICORN_THREADS=8``) for a layout
+    other than the Makefile's own, as `make run VAR=value` would take them."""
+    overrides = list(overrides)
+    if worker_concurrency is not None:
+        overrides.append(f"WORKER_CONCURRENCY={worker_concurrency}")
     printed = subprocess.run(
         ["make", "--no-print-directory", "-n", "-o", "setup", "run", *overrides],
         cwd=REPO, env=env, check=True, capture_output=True, text=True,
@@ -324,6 +330,7 @@ class Site:
     # redis-server, as production has it (CACHE_URL), not a database table.
     cache_on_redis: bool = False
     worker_concurrency: int | None = None
+    make_overrides: tuple[str, ...] = ()
     env: dict[str, str] = field(default_factory=dict)
     layout: Layout | None = None
     url: str = ""
@@ -372,7 +379,11 @@ class Site:
         if self.cache_on_redis and self.redis_port:
             env["CACHE_URL"] = f"redis://127.0.0.1:{self.redis_port}/1"
         self.env = make_environment(env)
-        self.layout = make_run_layout(self.env, self.worker_concurrency)
+        for override in self.make_overrides:
+            # Exported variables (TF_NUM_INTRAOP_THREADS) reach the processes too.
+            name, _, value = override.partition("=")
+            self.env[name] = value
+        self.layout = make_run_layout(self.env, self.worker_concurrency, self.make_overrides)
         log(
             f"database {self.env['DATABASE_URL']}, broker {self.env['CELERY_BROKER_URL']}, "
             f"cache {self.env.get('CACHE_URL', 'the database')}"

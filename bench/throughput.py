@@ -673,7 +673,8 @@ class Bench:
     def measure_site(self) -> None:
         site = Site(self.folder, Processes(self.folder), database=BENCH_DATABASE,
                     own_redis=bool(shutil.which("redis-server")),
-                    cache_on_redis=True)  # fmt: skip
+                    cache_on_redis=True,
+                    make_overrides=tuple(self.args.layout.split()))  # fmt: skip
         try:
             site.set_up()
             site.start_web()
@@ -839,6 +840,12 @@ def main() -> None:
         default="upload",
         help="send the photo by /gradio_api/upload, or inline as a data URL",
     )
+    parser.add_argument(
+        "--layout",
+        default="",
+        help="make variables for another process layout, e.g. 'GUNICORN_THREADS=8 "
+        "WORKER_CONCURRENCY=2 TF_NUM_INTRAOP_THREADS=1 PREDICTION_BATCH_SIZE=32'",
+    )
     parser.add_argument("--bench-venv", default=str(REPO / "var" / "bench-venv"))
     parser.add_argument("--keep", action="store_true", help="keep the logs folder")
     args = parser.parse_args()
@@ -857,6 +864,7 @@ def main() -> None:
             f"demo {args.demo}: v{spec['number']} {spec['name']} ({spec['artifact']})",
             f"photos: {described}; N={args.n} uploads per run; clients {args.clients}; "
             f"site clients long-poll (?wait={LONG_POLL_S}), else ask again when the answer says",
+            f"site layout: {args.layout or 'the Makefile defaults'}",
             f"gradio {GRADIO_VERSION}: traced call, batch=True, max_batch_size=32, "
             f"concurrency_limit={args.gradio_concurrency}, photos by "
             f"{'data URL' if args.gradio_input == 'inline' else '/gradio_api/upload'}",

@@ -287,6 +287,18 @@ def _server_url() -> str:
     return urlunsplit(server._replace(scheme="postgresql", path="/postgres"))
 
 
+def database_backends(name: str) -> set[int]:
+    """The pids of the PostgreSQL backends connected to database ``name``
+    (their CPU is the site's database work)."""
+    import psycopg
+
+    with psycopg.connect(_server_url(), autocommit=True) as connection:
+        rows = connection.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = %s", (name,)
+        ).fetchall()
+    return {pid for (pid,) in rows}
+
+
 def create_database(name: str) -> str:
     """A fresh database of the benchmark's own on the environment's PostgreSQL server."""
     import psycopg
@@ -338,6 +350,7 @@ class Site:
     redis: subprocess.Popen | None = None
     web: subprocess.Popen | None = None
     worker: subprocess.Popen | None = None
+    beat: subprocess.Popen | None = None
     worker_starts: int = 0
     created_database: bool = False
 
@@ -422,7 +435,7 @@ class Site:
 
     def start_beat(self) -> None:
         assert self.layout is not None
-        self._start("beat", self.layout.beat, self.layout.beat.argv)
+        self.beat = self._start("beat", self.layout.beat, self.layout.beat.argv)
 
     def start_worker(self, *extra: str) -> subprocess.Popen:
         assert self.layout is not None

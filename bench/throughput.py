@@ -75,6 +75,7 @@ from _stack import (
     Processes,
     Site,
     children,
+    database_backends,
     free_port,
     http_ok,
     log,
@@ -164,6 +165,7 @@ class Figures:
     server_p50_ms: float | None = None
     client_cpu_s: float | None = None
     others: float | None = None  # the share of the machine other work took meanwhile
+    cpu_ms: dict[str, float] = field(default_factory=dict)  # CPU ms per part, whole run
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -251,7 +253,29 @@ class Report:
             "stored p50: upload to stored answer (the row's finished_at); others: the share "
             "of the machine's CPU that work other than this benchmark took meanwhile"
         )
-        return "\n".join(lines)
+        return "\n".join(lines + self.cpu_table())
+
+    def cpu_table(self) -> list[str]:
+        """Where an upload's CPU goes: milliseconds per answered upload by part."""
+        runs = [(c, f) for c, f in sorted(self.site.items()) if f.cpu_ms and f.answered]
+        if not runs:
+            return []
+        parts = list(runs[0][1].cpu_ms)
+        lines = [
+            "",
+            "CPU ms per upload  " + "".join(f"{p:>10}" for p in [*parts, "total"]),
+        ]
+        for clients, f in runs:
+            per = [f.cpu_ms[p] / f.answered for p in parts]
+            lines.append(
+                f"{f'site C={clients}':<19}" + "".join(f"{v:>10.1f}" for v in [*per, sum(per)])
+            )
+        if self.raw and self.raw.get("batch32_cpu_ms_per_image"):
+            lines.append(
+                f"{'raw batch 32':<19}{self.raw['batch32_cpu_ms_per_image']:>10.1f}"
+                "  (the model call alone, all its threads)"
+            )
+        return lines
 
     def summary_lines(self) -> list[str]:
         top = max(self.site, default=None)
@@ -571,6 +595,31 @@ class OtherWork:
         self._last = {pid: ticks for pid, (_, ticks) in now.items()}
 
 
+class CpuAccount:
+    """CPU milliseconds each part of the site used while it measured: the web
+    (gunicorn and its workers), the worker (Celery and its pool), beat, the
+    broker (the benchmark's own redis-server) and the database (PostgreSQL
+    backends connected to the benchmark's database). ``parts`` is called at
+    the start and the end for the pids of each part; a process that ends in
+    between loses what it used (a floor)."""
+
+    def __init__(self, parts: Callable[[], dict[str, set[int]]]) -> None:
+        self.parts = parts
+        self.ms: dict[str, float] = {}
+
+    def __enter__(self) -> CpuAccount:
+        self._before = {pid: ticks for pid, (_, ticks) in cpu_ticks().items()}
+        return self
+
+    def __exit__(self, *exc) -> None:
+        after = {pid: ticks for pid, (_, ticks) in cpu_ticks().items()}
+        per_tick_ms = 1000 / os.sysconf("SC_CLK_TCK")
+        self.ms = {
+            part: sum(after.get(pid, 0) - self._before.get(pid, 0) for pid in pids) * per_tick_ms
+            for part, pids in self.parts().items()
+        }
+
+
 class PeakMemory:
     """The peak resident set (VmHWM) of a process and all its descendants,
     sampled every half second while running (pool processes may come and go)."""
@@ -616,6 +665,22 @@ class PeakMemory:
 # -- the three parts ----------------------------------------------------------------------
 
 
+def site_parts(site: Site) -> dict[str, set[int]]:
+    """The pids of each part of the site, for CpuAccount."""
+    parents = {pid: parent for pid, (parent, _) in cpu_ticks().items()}
+
+    def family(process: subprocess.Popen | None) -> set[int]:
+        return descendants(process.pid, parents) if process is not None else set()
+
+    return {
+        "web": family(site.web),
+        "worker": family(site.worker),
+        "beat": family(site.beat),
+        "broker": family(site.redis),
+        "database": database_backends(BENCH_DATABASE),
+    }
+
+
 @dataclass
 class Bench:
     args: argparse.Namespace
@@ -643,16 +708,23 @@ class Bench:
         self.report.raw["others"] = others.share
         log(f"raw: {self.report.raw}")
 
-    def runs(self, name: str, url: str, one: Callable[[Client, int], Result]) -> dict:
+    def runs(
+        self,
+        name: str,
+        url: str,
+        one: Callable[[Client, int], Result],
+        parts: Callable[[], dict[str, set[int]]] | None = None,
+    ) -> dict:
         figures = {}
         warmup = min(self.args.warmup, self.args.n)
         if warmup:
             drive(url, warmup, max(self.args.clients), len(self.photos), one)
         for clients in self.args.clients:
-            with OtherWork() as others:
+            with OtherWork() as others, CpuAccount(parts or dict) as account:
                 results, cpu = drive(url, self.args.n, clients, len(self.photos), one)
             figures[clients] = summarize(results, cpu)
             figures[clients].others = others.share
+            figures[clients].cpu_ms = account.ms
             f = figures[clients]
             log(f"{name} C={clients}: {f.images_per_s:.1f} images/s, p50 {f.p50_ms:.0f} ms, "
                 f"p95 {f.p95_ms:.0f} ms, {f.statuses}")  # fmt: skip
@@ -692,7 +764,9 @@ class Bench:
                 self.report.worker_cold_start_s = (first.stored or first.known) - started
                 log(f"site: worker's first answer ({first.status}) "
                     f"{self.report.worker_cold_start_s:.1f} s after its start")  # fmt: skip
-                self.report.site = self.runs("site", site.url, clients.one)
+                self.report.site = self.runs(
+                    "site", site.url, clients.one, parts=lambda: site_parts(site)
+                )
             self.report.worker_peak_mb = memory.labelled()
         finally:
             site.tear_down()

@@ -178,6 +178,10 @@ def seconds_per_answer() -> float:
     return seconds
 
 
+def prediction_with_relations() -> QuerySet[Prediction]:
+    return Prediction.objects.select_related("demo", "model_version")
+
+
 def prediction_is_finished(*, prediction_id) -> bool:
     """One cheap read for a long poll (classifiers/predictions/ready.py)."""
     return Prediction.objects.filter(id=prediction_id, status__in=FINISHED_STATUSES).exists()

@@ -117,4 +117,5 @@ def hold(prediction, seconds: float) -> None:
         seconds=seconds,
         finished=lambda: selectors.prediction_is_finished(prediction_id=prediction.id),
     )
-    prediction.refresh_from_db()
+    # The answer's version and demo come with the row (one query, not three).
+    prediction.refresh_from_db(from_queryset=selectors.prediction_with_relations())

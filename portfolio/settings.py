@@ -277,6 +277,8 @@ CELERY_BEAT_SCHEDULE_FILENAME = env.str(
 PREDICTION_BATCH_SIZE = env.int("PREDICTION_BATCH_SIZE", default=16)
 if PREDICTION_BATCH_SIZE < 1:
     raise ImproperlyConfigured("PREDICTION_BATCH_SIZE must be at least 1")
+# How long a worker waits for company when its batch is not full (ms).
+PREDICTION_BATCH_WAIT_MS = env.int("PREDICTION_BATCH_WAIT_MS", default=0)
 
 # Long polls (classifiers/predictions/ready.py): a status request with ?wait=S
 # is held until its answer is stored, woken by the worker over Redis pub/sub;

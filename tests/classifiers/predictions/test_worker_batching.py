@@ -124,3 +124,37 @@ def test_when_the_process_dies_its_whole_batch_is_rescued_at_once(
     assert report.requeued == 3
     assert sorted(sent) == sorted(str(p.id) for p in batch)
     assert set(Prediction.objects.values_list("status", flat=True)) == {"queued"}
+
+
+def test_with_a_wait_an_upload_arriving_meanwhile_joins_the_batch(
+    cats_vs_dogs, settings, monkeypatch, django_capture_on_commit_callbacks
+):
+    settings.PREDICTION_BATCH_WAIT_MS = 5
+    first = _queued(cats_vs_dogs, ["cat.jpg"], django_capture_on_commit_callbacks)[0]
+    arrived = []
+
+    def upload_during_the_wait(seconds):
+        assert seconds == pytest.approx(0.005)
+        arrived.extend(_queued(cats_vs_dogs, ["cat.jpg"], django_capture_on_commit_callbacks))
+
+    monkeypatch.setattr(prediction_worker, "_wait_for_company", upload_during_the_wait)
+    prediction_worker.prediction_run(prediction_id=first.id)
+
+    first.refresh_from_db(), arrived[0].refresh_from_db()
+    assert (first.status, arrived[0].status) == ("done", "done")
+    assert first.started_at == arrived[0].started_at  # one claim, one pass
+
+
+def test_without_a_wait_a_lone_upload_never_waits_for_company(
+    cats_vs_dogs, settings, monkeypatch, django_capture_on_commit_callbacks
+):
+    settings.PREDICTION_BATCH_WAIT_MS = 0
+    lone = _queued(cats_vs_dogs, ["cat.jpg"], django_capture_on_commit_callbacks)[0]
+    slept = []
+    monkeypatch.setattr(prediction_worker, "_wait_for_company", slept.append)
+
+    prediction_worker.prediction_run(prediction_id=lone.id)
+
+    lone.refresh_from_db()
+    assert lone.status == "done"
+    assert slept == []

@@ -127,8 +127,13 @@ def open_stored(field_file) -> Image.Image:
     upright and re-encoded, so the worker only decodes it (no second round
     of checks and re-encoding per prediction)."""
     with field_file.open("rb") as f:
-        image = Image.open(io.BytesIO(f.read()), formats=(STORED_FORMAT,))
-        image.load()
+        return read_stored(f.read())
+
+
+def read_stored(data: bytes) -> Image.Image:
+    """The bytes ``decode_upload`` stored (its ``jpeg``), as the worker reads them."""
+    image = Image.open(io.BytesIO(data), formats=(STORED_FORMAT,))
+    image.load()
     return image.convert("RGB")
 
 

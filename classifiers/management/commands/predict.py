@@ -5,6 +5,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
+from classifiers.inference.images import read_stored
 from classifiers.inference.refusals import Refused
 from classifiers.models import Demo
 from classifiers.serving import run_pipeline
@@ -36,7 +37,9 @@ class Command(BaseCommand):
             record = {"path": path, "model_version": model_version.number}
             try:
                 data = Path(path).read_bytes()
-                outcome = run_pipeline(demo, model_version, decode_photo(data).image)
+                # The stored form, as a worker reads an upload: the same answer.
+                stored = read_stored(decode_photo(data).jpeg)
+                outcome = run_pipeline(demo, model_version, stored)
             except OSError as exc:
                 record.update(status="failed", label=None, score=None, top=[], reason=exc.strerror)
             except Refused as exc:

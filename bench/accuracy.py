@@ -17,15 +17,13 @@ fixed rule; images/second of the whole pipeline.
 
 from __future__ import annotations
 
-import inspect
-
 import _setup  # noqa: F401  (Django set-up)
 import faces_accuracy
 import imagenet_eval
 
 from classifiers.catalog import DEMOS, version_spec
 from classifiers.inference.stats import Share
-from classifiers.templatetags.figures import figure_text, figures_of
+from classifiers.templatetags.figures import figure_text
 
 SHORT = {
     "accuracy": "top-1",
@@ -45,28 +43,21 @@ def imagenet_figures(demo: dict, spec: dict) -> list[dict]:
 
 
 def lookalike_figures(demo: dict, spec: dict) -> list[dict]:
-    if len(inspect.signature(faces_accuracy.evaluate_lookalike).parameters) == 1:
-        found = faces_accuracy.evaluate_lookalike(spec)  # label -> Share, images_per_second
-    else:
-        found = faces_accuracy.evaluate_lookalike(demo, spec)  # older: rates without n
-    labels = getattr(faces_accuracy, "LABELS", {})
-    out = []
-    for key, value in found.items():
-        if isinstance(value, Share):
-            out.append(
-                {
-                    "key": key,
-                    "label": labels.get(key, key),
-                    "value": value.value,
-                    "k": value.k,
-                    "n": value.n,
-                    "unit": "people",
-                    "interval": True,
-                    "measured_on": found.get("evaluated_on", "held-out LFW people"),
-                }
-            )
-    if not out:
-        out = figures_of({k: v for k, v in found.items() if k != "images_per_second"})
+    found = faces_accuracy.evaluate_lookalike(spec)  # label -> Share, images_per_second
+    out = [
+        {
+            "key": key,
+            "label": faces_accuracy.LABELS.get(key, key),
+            "value": value.value,
+            "k": value.k,
+            "n": value.n,
+            "unit": "people",
+            "interval": True,
+            "measured_on": found.get("evaluated_on", "held-out LFW people"),
+        }
+        for key, value in found.items()
+        if isinstance(value, Share)
+    ]
     out.append(
         {
             "key": "images_per_second",

@@ -179,3 +179,17 @@ def test_a_quiet_hour_draws_no_bars(db):
 )  # fmt: skip
 def test_it_writes_durations_as_people_read_them(value, text):
     assert duration_text(value) == text
+
+
+def test_its_queries_do_not_grow_with_the_rows(
+    busy_hour, demo, versions, django_assert_num_queries
+):
+    """Counted, grouped and ranked in the database: eleven queries for any hour."""
+    with django_assert_num_queries(11):
+        queue_report(now=NOW)
+    for i in range(30):
+        make_answer(demo, versions[i % 2 + 1], finished=NOW - seconds(60 * i),
+                    upload_to_answer=i + 1, claim_to_answer=1)  # fmt: skip
+    with django_assert_num_queries(11):
+        report = queue_report(now=NOW)
+    assert report.answered == 36

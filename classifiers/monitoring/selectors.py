@@ -176,9 +176,14 @@ def _depth_and_workers(*, now: datetime, alive_after: datetime) -> tuple[QueueDe
         busy=Count("started_at", distinct=True, filter=running & Q(heartbeat_at__gte=alive_after)),
         last_heartbeat_at=Max("heartbeat_at", filter=running),
     )
-    last_answer_at = Prediction.objects.filter(status__in=ANSWERED).aggregate(
-        at=Max("finished_at")
-    )["at"]
+    # Newest first down the finished_at index, stopping at the first answer:
+    # unlike MAX() with a WHERE, cheap on SQLite too however long the history.
+    last_answer_at = (
+        Prediction.objects.filter(status__in=ANSWERED, finished_at__isnull=False)
+        .order_by("-finished_at")
+        .values_list("finished_at", flat=True)
+        .first()
+    )
     oldest = row["oldest_queued_at"]
     depth = QueueDepth(
         queued=row["queued"],
@@ -241,8 +246,12 @@ def _latency(rows: QuerySet[Prediction], duration) -> Latency:
     if n == 0:
         return Latency(count=0, p50_seconds=None, p95_seconds=None)
 
-    def at(p: float) -> float:
-        return ordered[max(math.ceil(p * n), 1) - 1].total_seconds()
+    def at(p: float) -> float | None:
+        rank = max(math.ceil(p * n), 1) - 1
+        # Rows deleted since the count (an owner clearing their history) can
+        # leave the rank past the end: the largest left is the nearest then.
+        found = list(ordered[rank : rank + 1]) or list(ordered.reverse()[:1])
+        return found[0].total_seconds() if found else None
 
     return Latency(count=n, p50_seconds=at(0.50), p95_seconds=at(0.95))
 

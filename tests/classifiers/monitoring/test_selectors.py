@@ -193,3 +193,19 @@ def test_its_queries_do_not_grow_with_the_rows(
     with django_assert_num_queries(11):
         report = queue_report(now=NOW)
     assert report.answered == 36
+
+
+def test_a_percentile_survives_rows_deleted_while_it_is_read(demo, versions):
+    """Counted, then ranked: an owner who clears their history in between
+    leaves the rank past the end, and the largest duration left is read."""
+    from django.db.models import F
+
+    from classifiers.models import Prediction
+    from classifiers.monitoring.selectors import _latency
+
+    for total in (1, 2):
+        make_answer(demo, versions[1], finished=NOW, upload_to_answer=total, claim_to_answer=1)
+    rows = Prediction.objects.all()
+    rows.count = lambda: 10  # as counted before eight rows were deleted
+    latency = _latency(rows, F("finished_at") - F("created_at"))
+    assert (latency.p50_seconds, latency.p95_seconds) == (2.0, 2.0)

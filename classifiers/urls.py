@@ -1,6 +1,7 @@
 from django.urls import path
 
 from classifiers.gallery import views as gallery_views
+from classifiers.monitoring import views as monitoring_views
 from classifiers.predictions import views as prediction_views
 from classifiers.versions import views as version_views
 
@@ -76,4 +77,6 @@ urlpatterns = [
         version_views.staff_prediction_image,
         name="staff-prediction-image",
     ),
+    # Staff: the queue, its workers, speed and failures (classifiers/monitoring).
+    path("staff/queue/", monitoring_views.queue_monitor, name="staff-queue"),
 ]

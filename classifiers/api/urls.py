@@ -1,6 +1,6 @@
 from django.urls import path
 
-from classifiers.api import views
+from classifiers.api import views, views_monitoring
 
 app_name = "api"
 
@@ -22,4 +22,5 @@ urlpatterns = [
         views.PredictionHeatmapApi.as_view(),
         name="prediction-heatmap",
     ),
+    path("staff/queue/", views_monitoring.StaffQueueApi.as_view(), name="staff-queue"),
 ]

@@ -153,7 +153,7 @@ def test_it_answers_generated_requests_as_its_schema_says(demos, alice, wsgi_app
     for label, count in sorted(examples.items()):
         print(f"  {label}: {count}")
     print(f"  statuses: {dict(sorted(statuses.items()))}")
-    assert len(operations) == 7
+    assert len(operations) == 8
     assert set(examples) == {operation.label for operation in operations}
     assert statuses[200] > 0 and statuses[204] > 0
     assert statuses[202] > 0  # uploads were accepted...

@@ -137,8 +137,13 @@ def celery_beat_process(env: dict[str, str], folder: Path) -> CeleryProcess:
 
 
 @contextmanager
-def running_worker(media_root: Path) -> Iterator[CeleryProcess]:
-    worker = celery_worker_process(worker_env(media_root), media_root / "worker.log").start()
+def running_worker(
+    media_root: Path, *, log_path: Path | None = None, **env: str
+) -> Iterator[CeleryProcess]:
+    """``env``: more variables for the worker (another machine's settings)."""
+    worker = celery_worker_process(
+        worker_env(media_root, **env), log_path or media_root / "worker.log"
+    ).start()
     try:
         yield worker
     finally:

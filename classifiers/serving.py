@@ -72,8 +72,7 @@ def local_artifact_path(version: ModelVersion) -> Path:
     # once never write into each other's file; the rename is atomic.
     partial = cache / f".{version.sha256}-{uuid.uuid4().hex}.part"
     missing = ArtifactUnavailable(
-        f"The model file of {version.demo.title} v{version.number} is missing from the "
-        "site's storage."
+        f"The model file of {version.demo.title} v{version.number} is missing from storage."
     )
     if not version.artifact.name:
         raise missing

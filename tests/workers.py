@@ -47,6 +47,7 @@ def worker_env(media_root: Path, **extra: str) -> dict[str, str]:
         "DJANGO_SETTINGS_MODULE": "portfolio.test_settings",
         "DATABASE_URL": database_url(),  # the test database pytest-django created
         "DJANGO_MEDIA_ROOT": str(media_root),
+        "MODEL_CACHE_DIR": str(settings.MODEL_CACHE_DIR),  # this machine's, as the tests'
         "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
         **extra,
     }

@@ -40,8 +40,7 @@ logger = logging.getLogger(__name__)
 GENERIC_FAILURE = "The model could not process this image; the error has been logged."
 TOO_SLOW = "The model took too long."
 PHOTO_MISSING = (
-    "This photo is missing from the site's storage, so it could not be answered; "
-    "please upload it again."
+    "This photo is missing from storage, so it could not be answered; please upload it again."
 )
 
 

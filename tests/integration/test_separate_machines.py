@@ -186,10 +186,9 @@ def test_it_fails_clearly_when_the_photo_is_missing_from_the_bucket(
 
     assert payload["status"] == "failed"
     assert payload["error"] == (
-        "This photo is missing from the site's storage, so it could not be answered; "
-        "please upload it again."
+        "This photo is missing from storage, so it could not be answered; please upload it again."
     )
     assert worker.poll() is None  # the worker lives on
     assert client.get(f"/predictions/{prediction.id}/image/").status_code == 404
     page = client.get(f"/predictions/{prediction.id}/").content.decode()
-    assert "missing from the site&#x27;s storage" in page
+    assert "missing from storage" in page

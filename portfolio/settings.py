@@ -5,11 +5,14 @@ broker. Production sets DJANGO_SECRET_KEY, DATABASE_URL, CELERY_BROKER_URL,
 DJANGO_ALLOWED_HOSTS; DEBUG is off unless asked for.
 """
 
+import tempfile
 from pathlib import Path
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
 from kombu import Exchange, Queue
+
+from portfolio.storage import FILESYSTEM_STORAGE, s3_storage
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"  # local state for the embedded defaults (db, broker, media)
@@ -126,8 +129,31 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 # Uploads are private: there is deliberately no MEDIA_URL route; images are
 # served by a view that checks who is asking.
 MEDIA_ROOT = Path(env.str("DJANGO_MEDIA_ROOT", default=VAR_DIR / "media"))
+# Uploads, heatmaps, model artifacts, evaluation sets and gallery photos live
+# in the "default" storage, read and written only through Django's storage
+# API (portfolio/storage.py). MEDIA_ROOT on this machine by default; with
+# AWS_STORAGE_BUCKET_NAME set, a private S3-compatible bucket that web and
+# workers on other machines share (credentials: AWS_ACCESS_KEY_ID and
+# AWS_SECRET_ACCESS_KEY, or an instance role).
+AWS_STORAGE_BUCKET_NAME = env.str("AWS_STORAGE_BUCKET_NAME", default="")
+_S3_OPTIONS = {
+    "endpoint_url": env.str("AWS_S3_ENDPOINT_URL", default=""),  # MinIO, Ceph, R2...
+    "region": env.str("AWS_S3_REGION_NAME", default=""),
+    "location": env.str("AWS_LOCATION", default=""),  # a key prefix inside the bucket
+    "addressing_style": env.str("AWS_S3_ADDRESSING_STYLE", default=""),
+}
+if _S3_OPTIONS["addressing_style"] not in ("", "auto", "path", "virtual"):
+    raise ImproperlyConfigured("AWS_S3_ADDRESSING_STYLE must be auto, path or virtual")
+if not AWS_STORAGE_BUCKET_NAME and any(_S3_OPTIONS.values()):
+    # Never a silent fallback to this machine's disk, which workers elsewhere cannot see.
+    raise ImproperlyConfigured(
+        "AWS_S3_* or AWS_LOCATION is set but AWS_STORAGE_BUCKET_NAME is not: set the bucket "
+        "to store files in S3, or unset them to keep files under DJANGO_MEDIA_ROOT."
+    )
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": s3_storage(bucket=AWS_STORAGE_BUCKET_NAME, **_S3_OPTIONS)
+    if AWS_STORAGE_BUCKET_NAME
+    else FILESYSTEM_STORAGE,
     "staticfiles": {
         "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
         if not DEBUG
@@ -297,6 +323,12 @@ ML_MODELS_DIR = Path(env.str("ML_MODELS_DIR", default=BASE_DIR / "ml_models"))
 SHARED_DATA_DIR = Path(env.str("SHARED_DATA_DIR", default=BASE_DIR.parent / "shared" / "data"))
 # How many loaded Keras models one worker process keeps in memory.
 MODEL_CACHE_SIZE = env.int("MODEL_CACHE_SIZE", default=4)
+# Keras loads from a local file: each machine copies a version's artifact from
+# the storage into this folder once, named by its sha256 (and checked against
+# it). Local to the machine, never shared; safe to empty at any time.
+MODEL_CACHE_DIR = Path(
+    env.str("MODEL_CACHE_DIR", default=Path(tempfile.gettempdir()) / "portfolio-models")
+)
 
 # Uploads are refused with 503 while this many predictions (queued in the last
 # QUEUE_WINDOW_SECONDS) wait for a worker: better an honest "try again in a

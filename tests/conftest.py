@@ -33,6 +33,16 @@ def _private_media_root():
             yield Path(media)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _model_cache():
+    """This run's copies of model artifacts (classifiers.serving), shared with
+    its worker processes as a machine's are; gone with the run, so the
+    models that tests build on the fly do not pile up in the system's temp."""
+    with tempfile.TemporaryDirectory(prefix="portfolio-model-cache-") as cache:
+        with override_settings(MODEL_CACHE_DIR=Path(cache)):
+            yield Path(cache)
+
+
 @pytest.fixture(autouse=True)
 def _full_upload_allowance():
     """Upload counts (classifiers.api.throttling) live in the cache, which

@@ -47,6 +47,7 @@ def worker_env(media_root: Path, **extra: str) -> dict[str, str]:
         "DJANGO_SETTINGS_MODULE": "portfolio.test_settings",
         "DATABASE_URL": database_url(),  # the test database pytest-django created
         "DJANGO_MEDIA_ROOT": str(media_root),
+        "MODEL_CACHE_DIR": str(settings.MODEL_CACHE_DIR),  # this machine's, as the tests'
         "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
         **extra,
     }
@@ -137,8 +138,13 @@ def celery_beat_process(env: dict[str, str], folder: Path) -> CeleryProcess:
 
 
 @contextmanager
-def running_worker(media_root: Path) -> Iterator[CeleryProcess]:
-    worker = celery_worker_process(worker_env(media_root), media_root / "worker.log").start()
+def running_worker(
+    media_root: Path, *, log_path: Path | None = None, **env: str
+) -> Iterator[CeleryProcess]:
+    """``env``: more variables for the worker (another machine's settings)."""
+    worker = celery_worker_process(
+        worker_env(media_root, **env), log_path or media_root / "worker.log"
+    ).start()
     try:
         yield worker
     finally:

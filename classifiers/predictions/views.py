@@ -48,6 +48,8 @@ def _upload_bytes(demo: Demo, form: UploadForm) -> tuple[bytes, str]:
     index = form.cleaned_data["example"]
     if index >= len(demo.examples):
         raise ImageRejected("There is no such example.")
+    # Example photos are static files that ship with the code on every
+    # machine (static/), not stored files: read from the code, not the storage.
     found = finders.find(demo.examples[index]["image"])
     if not found:
         raise ImageRejected("That example is missing.")

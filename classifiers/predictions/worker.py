@@ -40,6 +40,9 @@ logger = logging.getLogger(__name__)
 
 GENERIC_FAILURE = "The model could not process this image; the error has been logged."
 TOO_SLOW = "The model took too long."
+PHOTO_MISSING = (
+    "This photo is missing from storage, so it could not be answered; please upload it again."
+)
 
 
 def _stale_before(now: datetime, stale_after: timedelta | None = None) -> datetime:
@@ -248,7 +251,7 @@ def _answer(ids: list, claimed_at: datetime) -> None:
         if prediction is None:
             continue  # deleted by its owner meanwhile
         with _failing(prediction.id, claimed_at):
-            ready.append((prediction, open_stored(prediction.image)))
+            ready.append((prediction, _open_photo(prediction)))
     if not ready:
         return
     demo, version = ready[0][0].demo, ready[0][0].model_version
@@ -257,6 +260,15 @@ def _answer(ids: list, claimed_at: datetime) -> None:
         model = model_for(version, pipeline)
     except SoftTimeLimitExceeded:
         raise
+    except Refused as exc:  # e.g. the artifact is missing from the storage
+        logger.error("the model of %s could not be loaded: %s", version, exc.message)
+        for prediction, _ in ready:
+            prediction_fail(
+                prediction_id=prediction.id,
+                reason=f"{exc.message} The error has been logged.",
+                claimed_at=claimed_at,
+            )
+        return
     except Exception:
         logger.exception("the model of %s could not be loaded", version)
         for prediction, _ in ready:
@@ -278,6 +290,17 @@ def _answer(ids: list, claimed_at: datetime) -> None:
             prediction_finish(
                 prediction=prediction, outcome=outcome.as_dict(), image_size=image.size
             )
+
+
+def _open_photo(prediction: Prediction) -> Image.Image:
+    """The stored photo, from whatever storage holds it (not this machine's disk)."""
+    if not prediction.image.name:
+        raise Refused(PHOTO_MISSING)
+    try:
+        return open_stored(prediction.image)
+    except FileNotFoundError as exc:
+        logger.error("prediction %s: its photo %s is not in the storage", prediction.id, exc)
+        raise Refused(PHOTO_MISSING) from exc
 
 
 def infer(pipeline, model, images: list[Image.Image]) -> list:

@@ -136,6 +136,7 @@ def _validate(version: ModelVersion) -> ValidationReport:
 def _example_images(demo: Demo) -> list[Image.Image]:
     images = []
     for example in demo.examples:
+        # Static files shipped with the code on every machine, not stored files.
         found = finders.find(example["image"])
         if found:
             images.append(Image.open(found).convert("RGB"))

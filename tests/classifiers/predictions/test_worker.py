@@ -80,5 +80,5 @@ def test_it_records_a_clear_failure_when_the_stored_image_is_gone(client, demos,
     run_prediction.delay(created["id"])
     payload = wait_until_finished(client, created["status_url"], celery_worker)
     assert payload["status"] == "failed"
-    assert "could not process this image" in payload["error"]
+    assert "photo is missing from storage" in payload["error"]
     assert prediction.image.name not in payload["error"]  # no server paths shown

@@ -22,4 +22,9 @@ urlpatterns = [
         views.PredictionHeatmapApi.as_view(),
         name="prediction-heatmap",
     ),
+    path(
+        "predictions/<uuid:prediction_id>/share/",
+        views.PredictionShareApi.as_view(),
+        name="prediction-share",
+    ),
 ]

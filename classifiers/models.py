@@ -400,9 +400,9 @@ class Comparison(models.Model):
 
 
 class FlagStatus(models.TextChoices):
-    OPEN = "open"
+    OPEN = "open", "open"
     ADDED = "added", "added to the evaluation set"
-    DISMISSED = "dismissed"
+    DISMISSED = "dismissed", "dismissed"
 
 
 class Flag(models.Model):

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from django import forms
 
-LABEL_MAX = 120
-COMMENT_MAX = 1000
+from classifiers.feedback.services import COMMENT_MAX, LABEL_MAX
 
 
 def _label_field(choices: list[tuple[str, str]], *, label: str) -> forms.Field:

@@ -16,6 +16,7 @@ from classifiers.models import EvaluationSet, Flag, FlagStatus, Prediction, Pred
 from classifiers.versions.services import evaluation_set_add_photo
 
 LABEL_MAX = 120
+COMMENT_MAX = 1000
 
 
 class AlreadyFlagged(Refused):
@@ -33,17 +34,9 @@ def _same_as_answer(prediction: Prediction, label: str) -> bool:
 ALREADY_FLAGGED = "You have flagged this answer already: thank you."
 
 
-def flag_check_new(*, prediction: Prediction, client_key: str) -> None:
-    """Refuse a second flag of this client on this answer before its allowance
-    is counted (flag_create refuses it again, should two arrive at once)."""
-    if Flag.objects.filter(prediction=prediction, client_key=client_key).exists():
-        raise AlreadyFlagged(ALREADY_FLAGGED)
-
-
-def flag_create(
-    *, prediction: Prediction, label: str, comment: str = "", client_key: str, via_share: bool
-) -> Flag:
-    """Record that ``client_key`` says this answer is wrong and should be ``label``."""
+def flag_check(*, prediction: Prediction, label: str, client_key: str) -> str:
+    """Refuse a flag that cannot be taken, before its client's allowance is
+    counted; the label as it will be stored."""
     label = " ".join(label.split())
     if not prediction.is_answered:
         raise Refused("Only an answer can be flagged: wait until the model has answered.")
@@ -53,6 +46,18 @@ def flag_create(
         raise Refused(f"Keep what it should be to {LABEL_MAX} characters.")
     if _same_as_answer(prediction, label):
         raise Refused("That is what the model answered: choose what it should have said.")
+    if Flag.objects.filter(prediction=prediction, client_key=client_key).exists():
+        raise AlreadyFlagged(ALREADY_FLAGGED)
+    return label
+
+
+def flag_create(
+    *, prediction: Prediction, label: str, comment: str = "", client_key: str, via_share: bool
+) -> Flag:
+    """Record that ``client_key`` says this answer is wrong and should be ``label``."""
+    label = flag_check(prediction=prediction, label=label, client_key=client_key)
+    if len(comment) > COMMENT_MAX:
+        raise Refused(f"Keep the comment to {COMMENT_MAX} characters.")
     try:
         with transaction.atomic():
             return Flag.objects.create(
@@ -81,7 +86,11 @@ def _resolve(flag: Flag, *, status: str, actor, **fields) -> None:
 
 def _open_flag(flag: Flag) -> Flag:
     """The flag, locked, if it is still open (staff may act on it at the same time)."""
-    row = Flag.objects.select_for_update().select_related("demo", "prediction").get(pk=flag.pk)
+    row = (
+        Flag.objects.select_for_update(of=("self",))
+        .select_related("demo", "prediction")
+        .get(pk=flag.pk)
+    )
     if row.status != FlagStatus.OPEN:
         raise Refused(f"This flag was {row.get_status_display()} already.")
     return row

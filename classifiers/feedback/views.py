@@ -6,6 +6,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.template.defaultfilters import pluralize
 from django.urls import reverse
 from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -66,7 +67,9 @@ def _flag(
         try:
             if not form.is_valid():
                 raise Refused("Please correct the form below.", code="invalid")
-            services.flag_check_new(prediction=prediction, client_key=client)
+            services.flag_check(
+                prediction=prediction, label=form.cleaned_data["label"], client_key=client
+            )
             flag_allowance_take(request)
             services.flag_create(
                 prediction=prediction,
@@ -170,7 +173,8 @@ def flag_add(request: HttpRequest, flag_id: int) -> HttpResponse:
         messages.success(
             request,
             f"Added the photo to “{evaluation_set.name}” as “{form.cleaned_data['label']}”: "
-            f"it holds {evaluation_set.photo_count} photos now.",
+            f"it holds {evaluation_set.photo_count} photo{pluralize(evaluation_set.photo_count)} "
+            "now.",
         )
     return redirect(_review_url(flag.demo.slug))
 

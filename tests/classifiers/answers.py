@@ -3,6 +3,7 @@ worker would, with the outcome a test needs."""
 
 from __future__ import annotations
 
+import html as html_module
 import re
 from html.parser import HTMLParser
 
@@ -71,4 +72,4 @@ def meta_tags(html: str) -> dict[str, str]:
 
 def text_of(html: str) -> str:
     """The page's words, tags removed, whitespace folded (for what a reader sees)."""
-    return " ".join(re.sub(r"<[^>]+>", " ", html).split())
+    return " ".join(html_module.unescape(re.sub(r"<[^>]+>", " ", html)).split())

@@ -134,10 +134,11 @@ def flags_review(request: HttpRequest, slug: str) -> HttpResponse:
         status = "open"
     choices = flag_selectors.correction_choices(demo=demo)
     flags = list(flag_selectors.flag_list(demo=demo, status=STATUS_FILTERS[status])[:200])
+    texts = dict(choices)
     for flag in flags:
+        flag.label_text = texts.get(flag.label, flag.label)  # "neither": "not a cat or dog"
         # Pre-filled with what the flag says, when it is one of the answers.
-        labels = {value for value, _text in choices}
-        initial = flag.label if not choices or flag.label in labels else ""
+        initial = flag.label if not choices or flag.label in texts else ""
         flag.resolve_form = FlagResolveForm(
             choices=choices, initial={"label": initial}, auto_id=f"flag{flag.pk}-%s"
         )

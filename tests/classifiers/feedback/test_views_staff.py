@@ -119,3 +119,14 @@ def test_only_staff_review_flags(client, alice, flag):
         assert response.status_code == 403, url
     assert Flag.objects.get().status == "open"
     assert 'href="/staff/flags/"' not in client.get("/").content.decode()
+
+
+def test_staff_read_a_refusal_label_as_the_demo_says_it(as_staff, demo, alice):
+    prediction = answered(demo, owner=alice)
+    services.flag_create(
+        prediction=prediction, label="neither", client_key="addr:x", via_share=True
+    )
+    html = as_staff.get(REVIEW).content.decode()
+    assert "<strong>not a cat or dog</strong>" in html
+    assert '<option value="neither" selected>not a cat or dog</option>' in html
+    assert "on the shared page" in html

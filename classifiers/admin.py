@@ -17,6 +17,7 @@ from classifiers.models import (
     Demo,
     EvaluationSet,
     FaceEmbedding,
+    Flag,
     ModelVersion,
     ModelVersionStatus,
     Person,
@@ -351,3 +352,20 @@ class ComparisonAdmin(ReadOnlyAdmin):
     @admin.display(description="disagreements")
     def disagreement_count(self, comparison: Comparison) -> int:
         return len(comparison.disagreements)
+
+
+@admin.register(Flag)
+class FlagAdmin(ReadOnlyAdmin):
+    """Flags are resolved on the staff review page, where the photo is copied
+    into the evaluation set with its checks."""
+
+    list_display = ("created_at", "demo", "answer", "label", "status", "via_share", "review")
+    list_filter = ("status", "demo", "via_share")
+    list_select_related = ("demo",)
+    search_fields = ("label", "answer", "comment")
+    exclude = ("client_key",)  # who flagged, as a keyed hash: of no use to read
+
+    @admin.display(description="")
+    def review(self, flag: Flag) -> str:
+        url = reverse("classifiers:staff-flags", args=[flag.demo.slug])
+        return format_html('<a href="{}">Review</a>', url)

@@ -185,6 +185,13 @@ class Prediction(models.Model):
     # heartbeat stopped lost its worker and is queued again by the sweep.
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # Sharing (classifiers.predictions.services.prediction_share): while set,
+    # anyone with /shared/<share_token>/ reads the answer, and the photo and
+    # heatmap only with ``share_photo``. Unsharing clears it: the old link dies
+    # and sharing again makes a new one.
+    share_token = models.CharField(max_length=64, null=True, blank=True, unique=True)
+    share_photo = models.BooleanField(default=False)
+    shared_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ("-created_at",)
@@ -230,6 +237,18 @@ class Prediction(models.Model):
         if self.finished_at and self.created_at:
             return int((self.finished_at - self.created_at).total_seconds() * 1000)
         return None
+
+    @property
+    def is_answered(self) -> bool:
+        """Finished with an answer (a refusal is one): what can be shared or flagged."""
+        return self.status in (PredictionStatus.DONE, PredictionStatus.REJECTED)
+
+    @property
+    def is_shared(self) -> bool:
+        return bool(self.share_token)
+
+    def get_shared_url(self) -> str:
+        return reverse("classifiers:shared", args=[self.share_token]) if self.share_token else ""
 
 
 FINISHED_STATUSES = (PredictionStatus.DONE, PredictionStatus.REJECTED, PredictionStatus.FAILED)
@@ -378,3 +397,56 @@ class Comparison(models.Model):
     @property
     def disagreements(self) -> list[dict]:
         return [row for row in self.rows if not row.get("agree")]
+
+
+class FlagStatus(models.TextChoices):
+    OPEN = "open", "open"
+    ADDED = "added", "added to the evaluation set"
+    DISMISSED = "dismissed", "dismissed"
+
+
+class Flag(models.Model):
+    """Someone who saw an answer (its owner, or a visitor of its shared page)
+    says it is wrong and what it should be; staff add the photo to the demo's
+    evaluation set with the right label, or dismiss it (classifiers.feedback)."""
+
+    # Null once the owner deleted the upload: the flag stays, its photo is gone.
+    prediction = models.ForeignKey(
+        Prediction, null=True, blank=True, on_delete=models.SET_NULL, related_name="flags"
+    )
+    demo = models.ForeignKey(Demo, on_delete=models.CASCADE, related_name="flags")
+    model_version = models.ForeignKey(
+        ModelVersion, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # The answer as it was shown when flagged (the prediction may be gone later).
+    answer = models.CharField(max_length=255, blank=True)
+    # What it should be: one of the demo's answers where it has a fixed list
+    # (as an evaluation set names its folder), else free text.
+    label = models.CharField(max_length=120)
+    comment = models.TextField(blank=True)
+    # Who flagged (classifiers.clients.client_key): one flag per answer each.
+    client_key = models.CharField(max_length=64, db_index=True)
+    via_share = models.BooleanField(default=False, help_text="Flagged on the shared page.")
+    status = models.CharField(max_length=16, choices=FlagStatus.choices, default=FlagStatus.OPEN)
+    resolved_label = models.CharField(max_length=120, blank=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    resolved_by_name = models.CharField(max_length=150, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    evaluation_set = models.ForeignKey(
+        EvaluationSet, null=True, blank=True, on_delete=models.SET_NULL, related_name="flags"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ("-created_at", "-id")
+        constraints = [
+            models.UniqueConstraint(
+                fields=("prediction", "client_key"), name="one_flag_per_answer_per_client"
+            )
+        ]
+        indexes = [models.Index(fields=("demo", "status", "-created_at"))]
+
+    def __str__(self) -> str:
+        return f"{self.demo_id}: {self.answer!r} should be {self.label!r} ({self.status})"

@@ -8,6 +8,7 @@ from datetime import timedelta
 
 from django.core.cache import cache
 from django.db.models import Q, QuerySet
+from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
@@ -216,3 +217,19 @@ def _poll(eta: float) -> int:
     web a request), about halfway when it is far, between 50 ms and 3 s."""
     wait = eta + 0.02 if eta < 0.5 else eta / 2
     return min(max(round(wait * 1000), 50), 3000)
+
+
+# -- shared answers -----------------------------------------------------------
+
+
+def prediction_get_shared(*, token: str) -> Prediction:
+    """The answer its owner shares with this link: 404 once unshared (or for
+    a token that never was)."""
+    if not token:
+        raise Http404("no such shared answer")
+    return get_object_or_404(
+        Prediction.objects.select_related("demo", "model_version").filter(
+            status__in=(PredictionStatus.DONE, PredictionStatus.REJECTED)
+        ),
+        share_token=token,
+    )

@@ -1,7 +1,9 @@
 from django.urls import path
 
+from classifiers.feedback import views as feedback_views
 from classifiers.gallery import views as gallery_views
 from classifiers.monitoring import views as monitoring_views
+from classifiers.predictions import share_views
 from classifiers.predictions import views as prediction_views
 from classifiers.versions import views as version_views
 
@@ -38,6 +40,36 @@ urlpatterns = [
         "predictions/<uuid:prediction_id>/rerun/",
         prediction_views.prediction_rerun,
         name="prediction-rerun",
+    ),
+    # Sharing an answer (classifiers/predictions/share_views.py): owner's
+    # actions, then the public page its link opens.
+    path(
+        "predictions/<uuid:prediction_id>/share/",
+        share_views.prediction_share,
+        name="prediction-share",
+    ),
+    path(
+        "predictions/<uuid:prediction_id>/unshare/",
+        share_views.prediction_unshare,
+        name="prediction-unshare",
+    ),
+    path("shared/<str:token>/", share_views.shared_detail, name="shared"),
+    path("shared/<str:token>/image/", share_views.shared_image, name="shared-image"),
+    path("shared/<str:token>/heatmap/", share_views.shared_heatmap, name="shared-heatmap"),
+    # Flags of wrong answers and their review (classifiers/feedback).
+    path(
+        "predictions/<uuid:prediction_id>/flag/",
+        feedback_views.prediction_flag,
+        name="prediction-flag",
+    ),
+    path("shared/<str:token>/flag/", feedback_views.shared_flag, name="shared-flag"),
+    path("staff/flags/", feedback_views.flags_overview, name="staff-flags-overview"),
+    path("staff/flags/<slug:slug>/", feedback_views.flags_review, name="staff-flags"),
+    path("staff/flags/<int:flag_id>/add/", feedback_views.flag_add, name="staff-flag-add"),
+    path(
+        "staff/flags/<int:flag_id>/dismiss/",
+        feedback_views.flag_dismiss,
+        name="staff-flag-dismiss",
     ),
     path("history/", prediction_views.history, name="history"),
     path("history/clear/", prediction_views.history_clear, name="history-clear"),

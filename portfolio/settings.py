@@ -378,6 +378,9 @@ def _rate(name: str, fallback: str, default: str) -> str:
 # The API_* names are the ones read before the pages were limited too.
 UPLOAD_ANON_RATE = _rate("UPLOAD_ANON_RATE", "API_ANON_UPLOAD_RATE", "30/hour")  # per address
 UPLOAD_USER_RATE = _rate("UPLOAD_USER_RATE", "API_USER_UPLOAD_RATE", "300/hour")  # per account
+# "This answer is wrong" flags per client (classifiers.feedback.throttling):
+# no account is needed to flag, so a client is its account or its address.
+FLAG_RATE = _rate("FLAG_RATE", "FLAG_RATE", "20/hour")
 # A client with this many predictions queued or running gets 429 until its
 # photos are answered: no one client can fill QUEUE_MAX_DEPTH for the others.
 QUEUE_MAX_PER_CLIENT = env.int("QUEUE_MAX_PER_CLIENT", default=10)

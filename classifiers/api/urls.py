@@ -23,4 +23,9 @@ urlpatterns = [
         name="prediction-heatmap",
     ),
     path("staff/queue/", views_monitoring.StaffQueueApi.as_view(), name="staff-queue"),
+    path(
+        "predictions/<uuid:prediction_id>/share/",
+        views.PredictionShareApi.as_view(),
+        name="prediction-share",
+    ),
 ]

@@ -6,7 +6,13 @@ from dataclasses import asdict
 
 from django.http import FileResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_field,
+)
 from rest_framework import exceptions, serializers, status
 from rest_framework.fields import empty
 from rest_framework.pagination import PageNumberPagination
@@ -344,3 +350,80 @@ class PredictionHeatmapApi(APIView):
     )
     def get(self, request: Request, prediction_id) -> FileResponse:
         return private_file_response(_readable(request, prediction_id).heatmap, "image/png")
+
+
+class PredictionShareApi(APIView):
+    """Share an answer with a link, or stop: for whoever may read it as its owner
+    (its account; or, for an anonymous API upload, whoever holds its id)."""
+
+    permission_classes = [AllowAny]
+
+    class InputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "ShareRequest"
+
+        show_photo = serializers.BooleanField(
+            default=False, help_text="Show the photo (and heatmap) on the shared page too."
+        )
+
+    class OutputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "Share"
+
+        shared = serializers.BooleanField(source="is_shared")
+        url = serializers.SerializerMethodField(
+            help_text="The public page while shared (it shows no owner), else null."
+        )
+        show_photo = serializers.BooleanField(source="share_photo")
+
+        @extend_schema_field({"type": "string", "format": "uri", "nullable": True})
+        def get_url(self, prediction) -> str | None:
+            if not prediction.is_shared:
+                return None
+            return self.context["request"].build_absolute_uri(prediction.get_shared_url())
+
+    def _output(self, request: Request, prediction) -> Response:
+        return Response(self.OutputSerializer(prediction, context={"request": request}).data)
+
+    @extend_schema(
+        operation_id="predictions_share_retrieve",
+        summary="Whether the answer is shared, its link and whether it shows the photo",
+        responses={200: OutputSerializer, 401: BAD_TOKEN, 404: NOT_FOUND},
+    )
+    def get(self, request: Request, prediction_id) -> Response:
+        return self._output(request, _readable(request, prediction_id))
+
+    @extend_schema(
+        operation_id="predictions_share",
+        summary="Share the answer with a link (again: change whether it shows the photo)",
+        request=InputSerializer,
+        responses={
+            200: OutputSerializer,
+            400: _error("Not answered yet (or failed), or a bad field."),
+            401: BAD_TOKEN,
+            403: FORBIDDEN,
+            404: NOT_FOUND,
+        },
+    )
+    def post(self, request: Request, prediction_id) -> Response:
+        prediction = _readable(request, prediction_id)
+        body = self.InputSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        services.prediction_share(
+            prediction=prediction, show_photo=body.validated_data["show_photo"]
+        )
+        return self._output(request, prediction)
+
+    @extend_schema(
+        operation_id="predictions_unshare",
+        summary="Stop sharing: the link stops working",
+        responses={
+            204: OpenApiResponse(description="Not shared (any more)."),
+            401: BAD_TOKEN,
+            403: FORBIDDEN,
+            404: NOT_FOUND,
+        },
+    )
+    def delete(self, request: Request, prediction_id) -> Response:
+        services.prediction_unshare(prediction=_readable(request, prediction_id))
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -282,6 +282,14 @@ class ImagenetSubsetPipeline(Pipeline):
             return False  # a dog without its breed cannot tell a right breed from a wrong one
         return self.truth_code(label)[0] != NEITHER
 
+    def corrections(self) -> list[tuple[str, str]]:
+        """The answers, then the refusal: "not a dog" for dog breeds, "neither"
+        (shown "not a cat or dog") for the groups (both read as photos to refuse)."""
+        if self.within:
+            return [(a, a) for a in self.answers()] + [("not a dog", f"not a {self.within}")]
+        names = self.answers()
+        return [(a, a) for a in names] + [("neither", f"not a {' or '.join(names)}")]
+
     # -- validation of an uploaded version ------------------------------------
     def validate(
         self,

@@ -132,6 +132,12 @@ class Pipeline:
         labels of photos to refuse, such as "neither")."""
         return label.strip().casefold() in {a.casefold() for a in self.answers()}
 
+    def corrections(self) -> list[tuple[str, str]]:
+        """What a person flagging a wrong answer may say it should have been:
+        (label as an evaluation set names its folder, text shown), the photos
+        to refuse included. Empty: they write it (free text)."""
+        return [(answer, answer) for answer in self.answers()]
+
     def validate(
         self,
         path,

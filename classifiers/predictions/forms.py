@@ -18,3 +18,9 @@ class DeleteForm(forms.Form):
     """The confirmation of a delete: how many predictions the person was shown."""
 
     count = forms.IntegerField(min_value=0, widget=forms.HiddenInput)
+
+
+class ShareForm(forms.Form):
+    """Share an answer: with the photo (and heatmap), or the answer alone."""
+
+    show_photo = forms.BooleanField(required=False)

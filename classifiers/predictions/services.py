@@ -7,6 +7,7 @@ message for the person; nothing is written or queued before the checks pass.
 from __future__ import annotations
 
 import hashlib
+import secrets
 from datetime import timedelta
 from pathlib import Path
 
@@ -213,3 +214,42 @@ def predictions_adopt(*, user, visitor_id: str) -> int:
     if not visitor_id:
         return 0
     return Prediction.objects.filter(owner__isnull=True, visitor_id=visitor_id).update(owner=user)
+
+
+# -- sharing ------------------------------------------------------------------
+
+
+class NotAnswered(Refused):
+    """Only a finished answer can be shared or flagged."""
+
+    code = "not_answered"
+
+
+def prediction_share(*, prediction: Prediction, show_photo: bool) -> Prediction:
+    """Make the answer readable by anyone with its link (``get_shared_url``);
+    the photo and heatmap too only with ``show_photo``.
+
+    Sharing a shared answer again keeps its link and changes only what it
+    shows. The caller has checked that the person owns the prediction.
+    """
+    if not prediction.is_answered:
+        raise NotAnswered("Only an answer can be shared: wait until the model has answered.")
+    with transaction.atomic():
+        row = Prediction.objects.select_for_update().get(pk=prediction.pk)
+        # 24 random bytes: unguessable, so the link is the only key to the page.
+        row.share_token = row.share_token or secrets.token_urlsafe(24)
+        row.share_photo = show_photo
+        row.shared_at = row.shared_at or timezone.now()
+        row.save(update_fields=["share_token", "share_photo", "shared_at"])
+    prediction.share_token, prediction.share_photo = row.share_token, row.share_photo
+    prediction.shared_at = row.shared_at
+    return prediction
+
+
+def prediction_unshare(*, prediction: Prediction) -> None:
+    """Make it private again: its link stops working (404) at once; sharing
+    it again makes a new link."""
+    Prediction.objects.filter(pk=prediction.pk).update(
+        share_token=None, share_photo=False, shared_at=None
+    )
+    prediction.share_token, prediction.share_photo, prediction.shared_at = None, False, None

@@ -9,6 +9,9 @@ records its sha256; everything that opens it runs in a worker
 from __future__ import annotations
 
 import json
+import shutil
+import tempfile
+import zipfile
 from pathlib import PurePosixPath
 
 from django.conf import settings
@@ -18,6 +21,7 @@ from django.db import transaction
 from django.db.models import Max
 
 from classifiers.gallery.worker import gallery_missing
+from classifiers.inference.evaluation import is_target
 from classifiers.inference.refusals import Refused
 from classifiers.inference.runtime import file_sha256
 from classifiers.models import (
@@ -29,8 +33,13 @@ from classifiers.models import (
     Promotion,
 )
 from classifiers.serving import pipeline_for
+from classifiers.uploads import decode_photo
 from classifiers.versions import worker
-from classifiers.versions.archives import evaluation_label_counts
+from classifiers.versions.archives import (
+    EVAL_MAX_FILES,
+    evaluation_entries,
+    evaluation_label_counts,
+)
 from classifiers.versions.tasks import (
     embed_gallery_and_promote,
     run_comparison,
@@ -184,6 +193,99 @@ def evaluation_set_create(*, demo: Demo, archive, name: str, user=None) -> Evalu
     evaluation_set.archive.save(f"{sha256}.zip", ContentFile(archive.read()), save=False)
     evaluation_set.save()
     return evaluation_set
+
+
+FLAGGED_SET_NAME = "Corrected answers"  # the set made for the first corrected photo
+
+
+def _accepts(demo: Demo):
+    served = demo.promoted_version
+    if served is None:
+        return lambda label: True  # nothing served: nothing to check against
+    return pipeline_for(demo, served, with_gallery=False).accepts_label
+
+
+def _check_folder_label(demo: Demo, label: str) -> str:
+    """A label that is one folder of a set and an answer of the demo (or a refusal)."""
+    label = label.strip()
+    if (
+        not label
+        or len(label) > 120
+        or any(c in label for c in "/\\:")
+        or label.startswith(".")
+        or label == "__MACOSX"
+    ):
+        raise Refused(f"“{label}” cannot name a folder of an evaluation set.")
+    if is_target(label) and not _accepts(demo)(label):
+        raise Refused(
+            f"“{label}” is not an answer of {demo.title}; use one of its answers "
+            "or “neither” for photos it must refuse."
+        )
+    return label
+
+
+def evaluation_set_add_photo(
+    *, demo: Demo, label: str, photo: bytes, name: str, user=None
+) -> EvaluationSet:
+    """Add one labelled photo (a JPEG) to the set that validation uses (the
+    newest), or make a set of it when the demo has none.
+
+    The photo is copied into the set's zip: the set never depends on where
+    the photo came from. ``name`` (without suffix) names the entry; a photo
+    already in the set under that name, whatever its label, is refused.
+    """
+    label = _check_folder_label(demo, label)
+    decode_photo(photo)  # the set holds only photos validation can read
+    entry = f"{label}/{name}.jpg"
+    with transaction.atomic():
+        # One writer at a time: two additions at once must not drop either.
+        evaluation_set = demo.evaluation_sets.select_for_update().first()
+        with tempfile.SpooledTemporaryFile(max_size=32 * 1024 * 1024) as buffer:
+            old_name = ""
+            if evaluation_set is None:
+                evaluation_set = EvaluationSet(
+                    demo=demo, name=FLAGGED_SET_NAME, label_counts={}, uploaded_by=user
+                )
+            else:
+                old_name = evaluation_set.archive.name
+                with evaluation_set.archive.open("rb") as stored:
+                    shutil.copyfileobj(stored, buffer)
+                buffer.seek(0)
+                entries = evaluation_entries(buffer)
+                taken = {PurePosixPath(info.filename).name: lbl for lbl, info in entries}
+                if f"{name}.jpg" in taken:
+                    raise Refused(
+                        f"This photo is already in “{evaluation_set.name}”, "
+                        f"labelled “{taken[f'{name}.jpg']}”."
+                    )
+                if len(entries) >= EVAL_MAX_FILES:
+                    raise Refused(
+                        f"“{evaluation_set.name}” holds {EVAL_MAX_FILES} photos, "
+                        "the most a set may."
+                    )
+            buffer.seek(0)
+            # Appended as stored (a JPEG does not deflate): the other entries are
+            # copied byte for byte, never inflated here.
+            with zipfile.ZipFile(buffer, "a" if old_name else "w") as zf:
+                zf.writestr(entry, photo, compress_type=zipfile.ZIP_STORED)
+            buffer.seek(0)
+            evaluation_set.sha256 = file_sha256(buffer)
+            buffer.seek(0)
+            evaluation_set.archive.save(f"{evaluation_set.sha256}.zip", File(buffer), save=False)
+        counts = dict(evaluation_set.label_counts)
+        counts[label] = counts.get(label, 0) + 1
+        evaluation_set.label_counts = counts
+        evaluation_set.save()
+        if old_name and old_name != evaluation_set.archive.name:
+            transaction.on_commit(lambda: _delete_unused_archive(old_name))
+    return evaluation_set
+
+
+def _delete_unused_archive(name: str) -> None:
+    """The zip a set held before a photo was added, unless another set holds
+    the same file (sets are stored by content)."""
+    if not EvaluationSet.objects.filter(archive=name).exists():
+        default_storage.delete(name)
 
 
 # -- comparisons ----------------------------------------------------------------------

@@ -68,6 +68,9 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # First: refuses an oversized request body before anything reads it (issue 9).
     "portfolio.middleware.RequestBodyLimitMiddleware",
+    # Health probes come by address and over plain HTTP: answered before the
+    # host check and the HTTPS redirect (portfolio/middleware.py).
+    "portfolio.middleware.HealthProbeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -424,8 +427,9 @@ if PRODUCTION:
 # ask for. Preloading is a separate, slow-to-undo submission, so it is opt-in,
 # and Django's reminder about it (security.W021) is silenced until then.
 SECURE_SSL_REDIRECT = env_flag("DJANGO_SSL_REDIRECT", default=PRODUCTION)
-# A load balancer's or orchestrator's probe may speak plain HTTP.
-SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^health/(live|ready)$"]
+# A load balancer's probe may speak plain HTTP (/health/* are answered before
+# the redirect: portfolio.middleware.HealthProbeMiddleware).
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 SECURE_HSTS_SECONDS = env.int("DJANGO_HSTS_SECONDS", default=31_536_000 if PRODUCTION else 0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_flag("DJANGO_HSTS_INCLUDE_SUBDOMAINS", default=True)
 SECURE_HSTS_PRELOAD = env_flag("DJANGO_HSTS_PRELOAD", default=False)

@@ -100,12 +100,24 @@ def test_a_worker_that_cannot_reach_the_cache_still_finishes_its_task(monkeypatc
     assert "could not stamp the worker as seen" in caplog.text
 
 
-def test_the_probes_are_not_redirected_to_https_in_production():
+def test_the_probes_answer_any_host_over_plain_http_in_production():
+    """A container's healthcheck asks http://127.0.0.1:8000/, a load balancer
+    the container's address: neither is an allowed host nor HTTPS."""
+    code = """
+from django.test import Client
+client = Client(HTTP_HOST="10.1.2.3:8000")
+print(client.get("/health/live").status_code, client.get("/").status_code)
+"""
     result = _run(
-        ["-c", "import portfolio.settings as s; print(s.SECURE_REDIRECT_EXEMPT)"],
-        DJANGO_LOCAL_DEV="1",
+        ["-c", "import django; django.setup();" + code],
+        DJANGO_SETTINGS_MODULE="portfolio.settings",
+        DJANGO_SECRET_KEY="k" * 50,
+        DJANGO_ALLOWED_HOSTS="demos.example.org",
+        DATABASE_URL="postgres://x@127.0.0.1:1/x",
+        CELERY_BROKER_URL="redis://127.0.0.1:1/0",
+        CACHE_URL="redis://127.0.0.1:1/1",
     )
-    assert "health/(live|ready)" in result.stdout
+    assert result.stdout.split() == ["200", "400"], result.stderr
 
 
 def test_a_readiness_window_within_one_sweep_fails_at_start():

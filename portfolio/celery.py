@@ -38,11 +38,11 @@ def _log_as_the_site_does(**kwargs) -> None:
     """Workers and beat log through settings.LOGGING (JSON lines in production,
     portfolio/logs.py), not Celery's own text handlers: one format for every
     process of the site. Connecting this signal is what keeps Celery's hands off."""
-    from logging.config import dictConfig
-
     from django.conf import settings
 
-    dictConfig(settings.LOGGING)
+    from portfolio.logs import configure
+
+    configure(settings.LOGGING)
 
 
 # The tasks whose first argument is a prediction's id: every line logged while

@@ -17,6 +17,7 @@ journey carries ``prediction_id``, so one search finds them all:
 from __future__ import annotations
 
 import logging
+import logging.config
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -105,6 +106,14 @@ class TextFormatter(logging.Formatter):
         line = super().format(record)
         prediction_id = getattr(record, "prediction_id", None)
         return f"{line} [prediction {prediction_id}]" if prediction_id else line
+
+
+def configure(logging_settings: dict) -> None:
+    """settings.LOGGING_CONFIG: Django's web processes and Celery's workers and
+    beat (portfolio.celery) configure logging through here. Python's warnings
+    become log lines too, so that a JSON log holds nothing but JSON."""
+    logging.config.dictConfig(logging_settings)
+    logging.captureWarnings(True)
 
 
 def logging_config(*, log_format: str, level: str) -> dict:

@@ -509,3 +509,4 @@ LOG_FORMAT = env.str("LOG_FORMAT", default="text" if LOCAL_DEV else "json").stri
 if LOG_FORMAT not in ("json", "text"):
     raise ImproperlyConfigured(f"LOG_FORMAT={LOG_FORMAT!r} is not json or text")
 LOGGING = logging_config(log_format=LOG_FORMAT, level=env.str("LOG_LEVEL", default="INFO"))
+LOGGING_CONFIG = "portfolio.logs.configure"  # warnings become log lines too

@@ -278,7 +278,7 @@ CELERY_BEAT_SCHEDULE_FILENAME = env.str(
 
 # Readiness (/health/ready, portfolio/health.py): a worker must have finished a
 # task (a prediction, or the sweep beat sends every PREDICTION_SWEEP_SECONDS)
-# in the last READINESS_WORKER_SECONDS; each check gives up after
+# in the last READINESS_WORKER_SECONDS; the broker's connection gives up after
 # READINESS_TIMEOUT_SECONDS.
 READINESS_WORKER_SECONDS = env.float("READINESS_WORKER_SECONDS", default=60.0)
 if READINESS_WORKER_SECONDS <= PREDICTION_SWEEP_SECONDS:

@@ -74,12 +74,12 @@ def check_database() -> Check:
 def check_broker() -> Check:
     """One connection attempt, no retry (kombu's default would wait and retry
     for seconds). Redis answers its PING as the channel opens."""
+    from celery import current_app  # the site's app (portfolio/__init__.py makes it)
     from django.conf import settings
 
-    from portfolio.celery import app
-
+    timeout = settings.READINESS_TIMEOUT_SECONDS
     try:
-        with app.connection_for_write(connect_timeout=settings.READINESS_TIMEOUT_SECONDS) as conn:
+        with current_app.connection_for_write(connect_timeout=timeout) as conn:
             conn.ensure_connection(max_retries=0)
     except Exception as exc:
         return Check("broker", False, f"cannot reach the broker ({type(exc).__name__})")

@@ -3,8 +3,11 @@ import os
 from pathlib import Path
 
 from celery import Celery, Task
+from celery.signals import setup_logging, task_postrun, task_prerun
 from kombu.exceptions import OperationalError
 from kombu.transport import TRANSPORT_ALIASES
+
+from portfolio.logs import reset_prediction_id, set_prediction_id
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portfolio.settings")
 
@@ -28,6 +31,45 @@ def _create_filesystem_broker_folders(sender: Celery, **kwargs) -> None:
         for folder in (sender.conf.broker_transport_options or {}).values():
             if isinstance(folder, str):
                 Path(folder).mkdir(parents=True, exist_ok=True)
+
+
+@setup_logging.connect
+def _log_as_the_site_does(**kwargs) -> None:
+    """Workers and beat log through settings.LOGGING (JSON lines in production,
+    portfolio/logs.py), not Celery's own text handlers: one format for every
+    process of the site. Connecting this signal is what keeps Celery's hands off."""
+    from django.conf import settings
+
+    from portfolio.logs import configure
+
+    configure(settings.LOGGING)
+
+
+# The tasks whose first argument is a prediction's id: every line logged while
+# one runs carries that id (portfolio/logs.py), Celery's own lines included.
+PREDICTION_TASKS = frozenset({"classifiers.run_prediction", "classifiers.rescue_prediction"})
+_log_context_tokens: dict[str, object] = {}
+
+
+@task_prerun.connect
+def _enter_prediction_log_context(task_id=None, task=None, args=None, **kwargs) -> None:
+    if task is not None and task.name in PREDICTION_TASKS and args:
+        _log_context_tokens[task_id] = set_prediction_id(args[0])
+
+
+@task_postrun.connect
+def _leave_prediction_log_context(task_id=None, **kwargs) -> None:
+    token = _log_context_tokens.pop(task_id, None)
+    if token is not None:
+        reset_prediction_id(token)
+
+
+@task_postrun.connect
+def _stamp_worker_seen(**kwargs) -> None:
+    """Readiness asks whether a worker finished a task lately (portfolio/health.py)."""
+    from portfolio.health import worker_seen
+
+    worker_seen()
 
 
 class Doorbell(Task):

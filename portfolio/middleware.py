@@ -104,3 +104,27 @@ class RequestBodyLimitMiddleware:
         ):
             return None
         return _too_large(request, file_limit())
+
+
+class HealthProbeMiddleware:
+    """Answers /health/live and /health/ready before any other middleware.
+
+    A load balancer or container runtime probes by address (Host:
+    127.0.0.1:8000, or the container's IP), which DJANGO_ALLOWED_HOSTS rightly
+    refuses for every page; and a probe over plain HTTP must not be redirected
+    to HTTPS. Neither answer holds anything a Host header could poison, and
+    neither needs a session, a user or a CSRF token.
+    """
+
+    PATHS = {"/health/live": "health_live", "/health/ready": "health_ready"}
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        view_name = self.PATHS.get(request.path_info)
+        if view_name is None:
+            return self.get_response(request)
+        from portfolio import views  # imports the app: not while settings load
+
+        return getattr(views, view_name)(request)

@@ -12,6 +12,7 @@ import environ
 from django.core.exceptions import ImproperlyConfigured
 from kombu import Exchange, Queue
 
+from portfolio.logs import logging_config
 from portfolio.storage import FILESYSTEM_STORAGE, s3_storage
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -69,6 +70,9 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # First: refuses an oversized request body before anything reads it (issue 9).
     "portfolio.middleware.RequestBodyLimitMiddleware",
+    # Health probes come by address and over plain HTTP: answered before the
+    # host check and the HTTPS redirect (portfolio/middleware.py).
+    "portfolio.middleware.HealthProbeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -297,6 +301,18 @@ CELERY_BEAT_SCHEDULE_FILENAME = env.str(
 )
 # -- end of the worker-faults block ----------------------------------------------
 
+# Readiness (/health/ready, portfolio/health.py): a worker must have finished a
+# task (a prediction, or the sweep beat sends every PREDICTION_SWEEP_SECONDS)
+# in the last READINESS_WORKER_SECONDS; the broker's connection gives up after
+# READINESS_TIMEOUT_SECONDS.
+READINESS_WORKER_SECONDS = env.float("READINESS_WORKER_SECONDS", default=60.0)
+if READINESS_WORKER_SECONDS <= PREDICTION_SWEEP_SECONDS:
+    raise ImproperlyConfigured(
+        "READINESS_WORKER_SECONDS must be longer than PREDICTION_SWEEP_SECONDS, or an idle "
+        "site's workers look gone between two sweeps"
+    )
+READINESS_TIMEOUT_SECONDS = env.float("READINESS_TIMEOUT_SECONDS", default=2.0)
+
 # Micro-batching: a worker answers up to PREDICTION_BATCH_SIZE waiting
 # predictions of one demo in one forward pass (each still claimed, stored and
 # failed on its own). Measured with bench/throughput.py: see README.
@@ -459,7 +475,9 @@ if PRODUCTION:
 # ask for. Preloading is a separate, slow-to-undo submission, so it is opt-in,
 # and Django's reminder about it (security.W021) is silenced until then.
 SECURE_SSL_REDIRECT = env_flag("DJANGO_SSL_REDIRECT", default=PRODUCTION)
-SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # a load balancer's probe may speak plain HTTP
+# A load balancer's probe may speak plain HTTP (/health/* are answered before
+# the redirect: portfolio.middleware.HealthProbeMiddleware).
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 SECURE_HSTS_SECONDS = env.int("DJANGO_HSTS_SECONDS", default=31_536_000 if PRODUCTION else 0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_flag("DJANGO_HSTS_INCLUDE_SUBDOMAINS", default=True)
 SECURE_HSTS_PRELOAD = env_flag("DJANGO_HSTS_PRELOAD", default=False)
@@ -532,9 +550,11 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="webmaster@localhost"
 PASSWORD_RESET_BY_MAIL = bool(EMAIL_URL)
 # -- end of security and production -----------------------------------------------
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-}
+# Logs: JSON lines in production (one object per line, each line of an
+# upload's journey with its prediction_id: portfolio/logs.py), text for a
+# person in local runs. LOG_FORMAT=json|text overrides either.
+LOG_FORMAT = env.str("LOG_FORMAT", default="text" if LOCAL_DEV else "json").strip().lower()
+if LOG_FORMAT not in ("json", "text"):
+    raise ImproperlyConfigured(f"LOG_FORMAT={LOG_FORMAT!r} is not json or text")
+LOGGING = logging_config(log_format=LOG_FORMAT, level=env.str("LOG_LEVEL", default="INFO"))
+LOGGING_CONFIG = "portfolio.logs.configure"  # warnings become log lines too

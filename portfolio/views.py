@@ -1,4 +1,4 @@
-"""Site-wide views that belong to no demo: sign-up, deleting an account, a health check."""
+"""Site-wide views that belong to no demo: sign-up, deleting an account, health checks."""
 
 from django import forms
 from django.contrib import messages
@@ -14,6 +14,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from classifiers import selectors
 from classifiers.api import tokens
 from classifiers.predictions import services as prediction_services
+from portfolio import health
 
 
 @require_http_methods(["GET", "POST"])
@@ -32,6 +33,32 @@ def healthz(request: HttpRequest) -> JsonResponse:
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1")
     return JsonResponse({"ok": True})
+
+
+@require_GET
+def health_live(request: HttpRequest) -> JsonResponse:
+    """The process answers. Nothing else is asked: a restart cures nothing a
+    database or broker outage causes (that is readiness)."""
+    return JsonResponse({"ok": True})
+
+
+@require_GET
+def health_ready(request: HttpRequest) -> JsonResponse:
+    """Whether an upload would be answered now: database, broker and a worker
+    that finished a task recently (portfolio/health.py). 503 names the checks
+    that failed, so a load balancer sends no one here and a person sees why."""
+    checks = health.readiness()
+    failed = [check.name for check in checks if not check.ok]
+    response = JsonResponse(
+        {
+            "ok": not failed,
+            "failed": failed,
+            "checks": {check.name: check.as_dict() for check in checks},
+        },
+        status=503 if failed else 200,
+    )
+    response["Cache-Control"] = "no-store"
+    return response
 
 
 class AccountDeleteForm(forms.Form):

@@ -7,6 +7,7 @@ message for the person; nothing is written or queued before the checks pass.
 from __future__ import annotations
 
 import hashlib
+import logging
 import secrets
 from datetime import timedelta
 from pathlib import Path
@@ -20,6 +21,8 @@ from classifiers.inference.refusals import Refused
 from classifiers.models import Demo, Prediction, PredictionStatus
 from classifiers.predictions.tasks import run_prediction
 from classifiers.uploads import decode_photo
+
+logger = logging.getLogger(__name__)
 
 
 class DemoNotServed(Refused):
@@ -135,9 +138,25 @@ def prediction_create(
         )
         prediction.image.save(f"{prediction.id}.jpg", ContentFile(decoded.jpeg), save=False)
         prediction.save()
+        logger.info(
+            "prediction %s accepted: %s, %s bytes%s",
+            prediction.id,
+            demo.slug,
+            len(data),
+            f", a re-run of {rerun_of.id}" if rerun_of else "",
+            extra={"prediction_id": str(prediction.id)},
+        )
         # The worker must never see an id whose row is not committed yet.
-        transaction.on_commit(lambda: run_prediction.delay(str(prediction.id)))
+        transaction.on_commit(lambda: _queue(prediction))
     return prediction
+
+
+def _queue(prediction: Prediction) -> None:
+    # None: the broker did not take it (portfolio.celery.Doorbell); the sweep rings later.
+    if run_prediction.delay(str(prediction.id)) is not None:
+        logger.info(
+            "prediction %s queued", prediction.id, extra={"prediction_id": str(prediction.id)}
+        )
 
 
 def prediction_rerun(

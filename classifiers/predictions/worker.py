@@ -38,6 +38,13 @@ from classifiers.serving import model_for, pipeline_for
 
 logger = logging.getLogger(__name__)
 
+
+def _about(prediction_id) -> dict[str, str]:
+    """A log line's ``extra``: the prediction it is about (portfolio/logs.py),
+    which in a batch is not always the one whose task is running."""
+    return {"prediction_id": str(prediction_id)}
+
+
 GENERIC_FAILURE = "The model could not process this image; the error has been logged."
 TOO_SLOW = "The model took too long."
 PHOTO_MISSING = (
@@ -116,7 +123,11 @@ def prediction_finish(
     if prediction.started_at is not None:
         mine = mine.filter(started_at=prediction.started_at)
     if not mine.update(**fields):
-        logger.warning("prediction %s was taken over or deleted; answer dropped", prediction.id)
+        logger.warning(
+            "prediction %s was taken over or deleted; answer dropped",
+            prediction.id,
+            extra=_about(prediction.id),
+        )
         if "heatmap" in fields:
             prediction.heatmap.delete(save=False)
         return False
@@ -129,6 +140,7 @@ def prediction_finish(
         prediction.id,
         outcome["status"],
         prediction.attempts,
+        extra=_about(prediction.id),
     )
     return True
 
@@ -144,6 +156,7 @@ def prediction_fail(*, prediction_id, reason: str, claimed_at: datetime | None =
         unfinished = unfinished.filter(started_at=claimed_at)
     if unfinished.update(status=PredictionStatus.FAILED, error=reason, finished_at=timezone.now()):
         announce_answer(prediction_id)
+        logger.info("prediction %s failed: %s", prediction_id, reason, extra=_about(prediction_id))
 
 
 def _claim_company(*, demo_id: int, version_id: int, claimed_at: datetime, limit: int) -> list:
@@ -197,6 +210,14 @@ def prediction_run(*, prediction_id) -> None:
         # kills it, so it runs alone and never takes others down with it.
         company = _gather_company(first, claimed_at)
     ids = [prediction_id, *company]
+    for claimed in ids:
+        logger.info(
+            "prediction %s claimed (attempt %s, batch of %s)",
+            claimed,
+            first["attempts"] if claimed == prediction_id else 1,
+            len(ids),
+            extra=_about(claimed),
+        )
     with ExitStack() as stack:
         for claimed in ids:
             stack.enter_context(heartbeats.beating(claimed, claimed_at))
@@ -320,7 +341,7 @@ def _failing(prediction_id, claimed_at: datetime) -> Iterator[None]:
     except Refused as exc:
         prediction_fail(prediction_id=prediction_id, reason=exc.message, claimed_at=claimed_at)
     except Exception:
-        logger.exception("prediction %s failed", prediction_id)
+        logger.exception("prediction %s failed", prediction_id, extra=_about(prediction_id))
         prediction_fail(prediction_id=prediction_id, reason=GENERIC_FAILURE, claimed_at=claimed_at)
 
 
@@ -458,7 +479,9 @@ def predictions_sweep(*, send: Callable[[str], object]) -> SweepReport:
     for prediction_id in list(ids[:SWEEP_BATCH]):
         if Prediction.objects.filter(waiting, id=prediction_id).update(heartbeat_at=now):
             report.resent += 1
-            logger.info("prediction %s rung again: still queued", prediction_id)
+            logger.info(
+                "prediction %s rung again: still queued", prediction_id, extra=_about(prediction_id)
+            )
             _ring(send, prediction_id)
     if report:
         logger.info("prediction sweep: %s", report)
@@ -506,11 +529,16 @@ def _rescue(lost: Q, row: dict, *, send, now: datetime, report: SweepReport) -> 
         ):
             report.failed += 1
             logger.warning(
-                "prediction %s failed: its worker stopped %s times", row["id"], row["attempts"]
+                "prediction %s failed: its worker stopped %s times",
+                row["id"],
+                row["attempts"],
+                extra=_about(row["id"]),
             )
     elif this_row.update(status=PredictionStatus.QUEUED, heartbeat_at=now):
         report.requeued += 1
-        logger.warning("prediction %s lost its worker; queued again", row["id"])
+        logger.warning(
+            "prediction %s lost its worker; queued again", row["id"], extra=_about(row["id"])
+        )
         _ring(send, row["id"])
 
 

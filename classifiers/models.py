@@ -100,6 +100,26 @@ class ModelVersion(models.Model):
     def accuracy(self) -> float | None:
         return self.metrics.get("accuracy")
 
+    @property
+    def is_removed(self) -> bool:
+        """Removed by staff (services.model_version_remove): the row stays as the
+        record of what was uploaded and why it failed; its file is gone."""
+        return self.status == ModelVersionStatus.INVALID and not self.artifact
+
+    @property
+    def display_status(self) -> str:
+        return "removed" if self.is_removed else self.get_status_display().lower()
+
+    @property
+    def is_uploaded(self) -> bool:
+        """Uploaded by staff on the site, not shipped with it (set-up leaves no name)."""
+        return bool(self.created_by_name or self.created_by_id)
+
+    @property
+    def architecture(self) -> str:
+        """What the network is, as its validation read it from the file."""
+        return (self.metrics.get("architecture") or {}).get("summary", "")
+
 
 class Promotion(models.Model):
     """Audit row for every change of a demo's promoted version."""

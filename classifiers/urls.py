@@ -57,6 +57,16 @@ urlpatterns = [
         name="version-rollback",
     ),
     path(
+        "demos/<slug:slug>/versions/<int:number>/validate/",
+        version_views.version_revalidate,
+        name="version-revalidate",
+    ),
+    path(
+        "demos/<slug:slug>/versions/<int:number>/remove/",
+        version_views.version_remove,
+        name="version-remove",
+    ),
+    path(
         "demos/<slug:slug>/versions/<int:number>/compare/",
         version_views.version_compare,
         name="version-compare",

@@ -15,46 +15,18 @@ import json
 from django import template
 
 from classifiers.inference.stats import Share
+from classifiers.versions.figures import figures_of
+from classifiers.versions.figures import thin_warning as _thin_warning
 
 register = template.Library()
 
-# The scalar keys of older metrics, in the order a model card lists them.
-LEGACY = (
-    ("accuracy", "Accuracy"),
-    ("top3", "Top-3 accuracy"),
-    ("top3_accuracy", "Top-3 accuracy"),
-    ("ece", "Calibration error (ECE)"),
-    ("false_rejection_rate", "Targets turned away"),
-    ("rejection_rate", "Other photos refused"),
-    ("no_face_rate", "No face found"),
-    ("latency_p50_ms", "Time to answer one photo (median)"),
-)
+register.filter("figures_of", figures_of)
 
 
 @register.filter
-def figures_of(metrics: dict | None) -> list[dict]:
-    """The figures of a version's metrics, stored or rebuilt from scalar keys."""
-    if not metrics:
-        return []
-    if metrics.get("figures"):
-        return [f for f in metrics["figures"] if isinstance(f, dict) and "key" in f]
-    rebuilt, seen = [], set()
-    for key, label in LEGACY:
-        value = metrics.get(key)
-        if value is None or label in seen:
-            continue
-        seen.add(label)
-        rebuilt.append(
-            {
-                "key": key,
-                "label": label,
-                "value": value,
-                "n": None,
-                "format": "ms" if key.endswith("_ms") else "percent",
-                "measured_on": metrics.get("evaluated_on", ""),
-            }
-        )
-    return rebuilt
+def thin_warning(figure: dict | None) -> str:
+    """'5 photos — too few to trust' beside a figure counted on few photos."""
+    return _thin_warning(figure)
 
 
 @register.filter
@@ -97,6 +69,24 @@ def figure_text(figure: dict | None) -> str:
     if kind == "ms":
         return f"{_number(value, kind)} (median of {n} {unit})"
     return f"{_number(value, kind)} ({n} {unit})"
+
+
+def _split(figure: dict | None) -> tuple[str, str]:
+    text = figure_text(figure)
+    value, _, detail = text.partition(" (")
+    return value, detail[:-1] if detail.endswith(")") else detail
+
+
+@register.filter
+def figure_value(figure: dict | None) -> str:
+    """'93.4%' of '93.4% (91.4–94.9%, 800 photos)': a narrow table's first line."""
+    return _split(figure)[0]
+
+
+@register.filter
+def figure_detail(figure: dict | None) -> str:
+    """'91.4–94.9%, 800 photos': its interval and sample size, the second line."""
+    return _split(figure)[1]
 
 
 @register.simple_tag

@@ -32,8 +32,7 @@ class ModelVersionUploadForm(forms.Form):
     network may take other photos."""
 
     artifact = forms.FileField(
-        label="Model file",
-        help_text="A .keras file (the look-alike demo: a dlib .dat network)."
+        label="Model file", help_text="A .keras file (the look-alike demo: a dlib .dat network)."
     )
     name = forms.CharField(max_length=120, required=False, help_text="e.g. EfficientNet-Lite2")
     labels = forms.FileField(

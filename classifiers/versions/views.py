@@ -17,7 +17,7 @@ from classifiers.inference.refusals import Refused
 from classifiers.models import ComparisonStatus, Demo, ModelVersion, ModelVersionStatus
 from classifiers.responses import private_file_response
 from classifiers.versions import services
-from classifiers.versions.figures import FEW_PHOTOS
+from classifiers.versions.figures import FEW_PHOTOS, figures_of, is_share
 from classifiers.versions.forms import (
     CompareForm,
     EvaluationSetForm,
@@ -129,6 +129,10 @@ def _render_version(
             "in_progress": version.status
             in (ModelVersionStatus.UPLOADED, ModelVersionStatus.VALIDATING),
             "input_spec_json": json.dumps(version.input_spec, sort_keys=True),
+            # How often it is right was measured (a time alone is not that).
+            "measured": any(is_share(f) for f in figures_of(version.metrics)),
+            "size_from_model": demo.pipeline_class.spec_form == "image"
+            and "size" not in version.input_spec,
             "comparisons": selectors.comparison_list(candidate=version)[:10],
             "rollback_form": rollback_form or ReasonForm(),
             "compare_form": compare_form or CompareForm(),

@@ -454,3 +454,69 @@ def test_a_rollback_after_a_rollback_goes_further_back(client, demo, staff):
     assert demo.promoted_version.number == 3
     html = client.get("/demos/cats-vs-dogs/versions/3/").content.decode()
     assert "there is no earlier one to roll back to" in html
+
+
+# -- figures on few photos, and the charts ---------------------------------------------
+
+FEW_PHOTOS_METRICS = {
+    "accuracy": 0.6,
+    "figures": [
+        {
+            "key": "accuracy",
+            "label": "Right answer",
+            "value": 0.6,
+            "k": 3,
+            "n": 5,
+            "unit": "photos",
+            "format": "percent",
+            "interval": True,
+            "measured_on": "evaluation set “tiny”",
+        }
+    ],
+    "reliability": {
+        "bins": [{"low": 0.9, "high": 1.0, "n": 5, "right": 3, "confidence": 0.95}],
+        "n": 5,
+        "bins_of": 10,
+        "measured_on": "evaluation set “tiny”",
+    },
+}
+
+
+def test_it_marks_figures_measured_on_few_photos_in_the_versions_table(client, demo, staff):
+    _copy_version(_version(demo, 1), metrics=FEW_PHOTOS_METRICS, created_by_name="staff")
+    client.force_login(staff)
+    html = client.get("/demos/cats-vs-dogs/versions/").content.decode()
+    versions = html[html.index('id="versions"') : html.index('id="audit"')]
+    assert (
+        '60.0%<br><span class="figure-detail">23.1–88.2%, 5 photos</span>'
+        '<br><strong class="thin-warning">5 photos — too few to trust</strong>' in versions
+    )
+    assert versions.count('class="thin-warning"') == 1  # the shipped figures are on hundreds
+    html = client.get("/demos/cats-vs-dogs/versions/7/").content.decode()
+    assert '<strong class="thin-warning">5 photos — too few to trust</strong>' in html
+
+
+def test_the_versions_page_charts_every_ready_versions_figure(client, demo):
+    html = client.get("/demos/cats-vs-dogs/versions/").content.decode()
+    chart = html[
+        html.index('<svg xmlns="http://www.w3.org/2000/svg" class="chart" id="figures-chart"') :
+    ]
+    chart = chart[: chart.index("</svg>")]
+    assert chart.count('class="chart-point"') == 6  # v1-v6
+    assert '<g class="chart-row served">' in chart  # v3
+    assert "v3 EfficientNet-Lite2 (served): 97.0%" in chart
+
+
+def test_the_version_page_draws_its_reliability_diagram(client, demo, staff):
+    _copy_version(_version(demo, 1), metrics=FEW_PHOTOS_METRICS)
+    client.force_login(staff)
+    html = client.get("/demos/cats-vs-dogs/versions/7/").content.decode()
+    assert '<svg xmlns="http://www.w3.org/2000/svg" class="chart" id="reliability-v7"' in html
+    assert (
+        '<title id="reliability-v7-title">Reliability diagram of v7 · EfficientNet-Lite0</title>'
+        in html
+    )
+    assert "Counted on 5 answered photos of evaluation set “tiny”." in html
+    # a version measured before bins were kept shows no diagram, not an empty frame
+    html = client.get("/demos/cats-vs-dogs/versions/1/").content.decode()
+    assert 'id="reliability-v1"' not in html

@@ -107,3 +107,22 @@ def test_a_file_that_a_ready_version_shares_is_kept(client, demo, staff, tmp_pat
     client.force_login(staff)
     assert client.post(URL).status_code == 302
     assert default_storage.exists(served.artifact.name)
+
+
+def test_the_audit_trail_of_a_removed_version_that_was_served_once_is_kept(client, demo, staff):
+    v1 = demo.versions.get(number=1)
+    fields = {f.name: getattr(v1, f.name) for f in ModelVersion._meta.fields if f.name != "id"}
+    version = ModelVersion.objects.create(**{**fields, "number": 7, "name": "Served once"})
+    version_services.model_version_promote(version=version, actor=staff, reason="try")
+    version_services.model_version_rollback(demo=demo, actor=staff, reason="worse")
+    ModelVersion.objects.filter(pk=version.pk).update(
+        status=ModelVersionStatus.INVALID, status_reason="Validated again: NaN outputs."
+    )
+    client.force_login(staff)
+
+    assert client.post(URL).status_code == 302
+
+    audit = client.get("/demos/cats-vs-dogs/versions/").content.decode()
+    audit = audit[audit.index('id="audit"') :]
+    assert "v3 → v7" in audit and "v7 → v3" in audit
+    assert default_storage.exists(v1.artifact.name)  # v1 shares the file and is ready

@@ -165,6 +165,19 @@ def _prediction_heatmap_path(instance: Prediction, filename: str) -> str:
     return f"predictions/{instance.created_at:%Y/%m/%d}/{instance.id}-heatmap.png"
 
 
+class PredictionQuerySet(models.QuerySet):
+    pass
+
+
+class VisiblePredictionManager(models.Manager.from_queryset(PredictionQuerySet)):
+    """Predictions nobody has deleted: what every page, the API, the worker
+    and the queue see. A deleted one waits PREDICTION_UNDO_SECONDS for its
+    owner's "Undo", then ``predictions_purge_deleted`` removes row and files."""
+
+    def get_queryset(self) -> PredictionQuerySet:
+        return super().get_queryset().filter(deleted_at__isnull=True)
+
+
 class Prediction(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     owner = models.ForeignKey(
@@ -205,6 +218,13 @@ class Prediction(models.Model):
     # heartbeat stopped lost its worker and is queued again by the sweep.
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # Set when its owner deletes it from a page: hidden at once (the default
+    # manager), restorable for a short while, then purged with its files.
+    deleted_at = models.DateTimeField(null=True, blank=True)
+
+    objects = VisiblePredictionManager()
+    # Deleted ones too: undo and purge only. (ruff takes a Manager() for a field.)
+    all_objects = models.Manager()  # noqa: DJ012
 
     class Meta:
         ordering = ("-created_at",)
@@ -213,6 +233,12 @@ class Prediction(models.Model):
             models.Index(fields=("status", "created_at")),
             # Recent answers: the queue's speed (ETA) and the staff's monitoring.
             models.Index(fields=("finished_at",)),
+            # The purge's lookup; only the few deleted rows are in it.
+            models.Index(
+                fields=("deleted_at",),
+                condition=models.Q(deleted_at__isnull=False),
+                name="prediction_deleted_at_idx",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -236,9 +262,13 @@ class Prediction(models.Model):
 
     @property
     def heatmap_style(self) -> str:
-        """Where the small heatmap goes over the photo: the part the network
-        saw (``crop_box``, fractions of width and height), as CSS."""
-        box = self.result.get("details", {}).get("crop_box") or [0.0, 0.0, 1.0, 1.0]
+        """Where the small heatmap goes over the photo, as CSS: all of it (an
+        overlay of the photo's shape, explain.heatmap_png), or for answers
+        stored before, the part the network saw (``crop_box``, fractions)."""
+        details = self.result.get("details", {})
+        box = details.get("crop_box") or [0.0, 0.0, 1.0, 1.0]
+        if details.get("heatmap_covers") == "photo":
+            box = [0.0, 0.0, 1.0, 1.0]
         left, top, right, bottom = (float(x) * 100 for x in box)
         return (
             f"left: {left:.2f}%; top: {top:.2f}%; "

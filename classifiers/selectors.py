@@ -42,17 +42,25 @@ def demo_known_labels(*, demo: Demo) -> list[str]:
         return []
     from classifiers.serving import pipeline_for
 
-    return pipeline_for(demo, demo.promoted_version, with_gallery=False).answers()
+    answers = pipeline_for(demo, demo.promoted_version, with_gallery=False).answers()
+    # As a reader looks for a name: "affenpinscher" before "Yorkshire terrier".
+    return sorted(answers, key=str.casefold)
 
 
-def prediction_list(*, user, visitor_id: str = "", demo_slug: str = "") -> QuerySet[Prediction]:
-    """The predictions this person may see: their account's, or this browser's
-    anonymous ones. Anything else is invisible (a stranger gets 404, not 403)."""
+def _owned_by(*, user, visitor_id: str) -> Q:
+    """This person's predictions: their account's, or this browser's anonymous ones."""
     scope = Q(pk__in=[])
     if user is not None and user.is_authenticated:
         scope = Q(owner=user)
     if visitor_id:
         scope |= Q(owner__isnull=True, visitor_id=visitor_id)
+    return scope
+
+
+def prediction_list(*, user, visitor_id: str = "", demo_slug: str = "") -> QuerySet[Prediction]:
+    """The predictions this person may see: their account's, or this browser's
+    anonymous ones. Anything else is invisible (a stranger gets 404, not 403)."""
+    scope = _owned_by(user=user, visitor_id=visitor_id)
     queryset = Prediction.objects.filter(scope).select_related("demo", "model_version")
     if demo_slug:
         queryset = queryset.filter(demo__slug=demo_slug)
@@ -61,6 +69,15 @@ def prediction_list(*, user, visitor_id: str = "", demo_slug: str = "") -> Query
 
 def prediction_get(*, prediction_id, user, visitor_id: str = "") -> Prediction:
     return get_object_or_404(prediction_list(user=user, visitor_id=visitor_id), id=prediction_id)
+
+
+def prediction_get_deleted(*, prediction_id, user, visitor_id: str = "") -> Prediction:
+    """A prediction this person deleted and may still restore (same scope as
+    ``prediction_list``: a stranger gets 404)."""
+    deleted = Prediction.all_objects.filter(
+        _owned_by(user=user, visitor_id=visitor_id), deleted_at__isnull=False
+    )
+    return get_object_or_404(deleted.select_related("demo"), id=prediction_id)
 
 
 # -- model versions, comparisons, evaluation sets ---------------------------

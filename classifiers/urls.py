@@ -34,6 +34,11 @@ urlpatterns = [
         name="prediction-delete",
     ),
     path(
+        "predictions/<uuid:prediction_id>/restore/",
+        prediction_views.prediction_restore,
+        name="prediction-restore",
+    ),
+    path(
         "predictions/<uuid:prediction_id>/rerun/",
         prediction_views.prediction_rerun,
         name="prediction-rerun",

@@ -11,6 +11,7 @@ not recorded" rather than as if they had none.
 from __future__ import annotations
 
 import json
+import re
 
 from django import template
 
@@ -27,6 +28,21 @@ register.filter("figures_of", figures_of)
 def thin_warning(figure: dict | None) -> str:
     """'5 photos — too few to trust' beside a figure counted on few photos."""
     return _thin_warning(figure)
+
+
+# A file-system path in a description ("shared/data/pets", "/srv/eval/pets.zip"):
+# rooted (/, ./, ../) or of three parts or more, so "cats/dogs" and "and/or" stay.
+_PATH = re.compile(
+    r"(?<![\w./-])(?:(?:\.{1,2})?/(?:[\w.-]+/)*|[\w.-]+/[\w.-]+/(?:[\w.-]+/)*)"
+    r"([\w-]+(?:\.[\w-]+)*?)(?:\.(?:zip|tar\.gz|tgz|tar|csv))?(?![\w/-])"
+)
+
+
+@register.filter
+def plain_source(text: str) -> str:
+    """A description of photos for visitors: a path in it is named by its last
+    part ("shared/data/pets" -> "pets"), so no server path shows on a card."""
+    return _PATH.sub(lambda m: m.group(1), str(text or ""))
 
 
 @register.filter

@@ -16,7 +16,7 @@ import re
 from django import template
 
 from classifiers.inference.stats import Share
-from classifiers.versions.figures import figures_of
+from classifiers.versions.figures import figures_of, is_share
 from classifiers.versions.figures import thin_warning as _thin_warning
 
 register = template.Library()
@@ -107,12 +107,15 @@ def figure_detail(figure: dict | None) -> str:
 
 @register.simple_tag
 def figure_columns(versions) -> list[dict]:
-    """Every figure any of these versions has, once, in the order first met."""
-    columns: dict[str, str] = {}
-    for version in versions:
+    """Every figure any of these versions has, once: the shares first (how often
+    right, then the rest), times last, each in the order met from the oldest
+    version (a new upload measured only for speed does not reorder them)."""
+    columns: dict[str, tuple[bool, str]] = {}
+    for version in sorted(versions, key=lambda v: v.number):
         for figure in figures_of(version.metrics):
-            columns.setdefault(figure["key"], figure["label"])
-    return [{"key": key, "label": label} for key, label in columns.items()]
+            columns.setdefault(figure["key"], (not is_share(figure), figure["label"]))
+    order = sorted(columns, key=lambda key: columns[key][0])  # stable: first met first
+    return [{"key": key, "label": columns[key][1]} for key in order]
 
 
 @register.simple_tag

@@ -75,8 +75,8 @@ def _text(
 
 @dataclass(frozen=True)
 class _Plot:
-    left: int = 44
-    top: int = 14
+    left: int = 52
+    top: int = 30  # room for the row of counts above the frame
     size: int = 240  # the square plotting area, 0-1 on both axes
 
     def x(self, value: float) -> float:
@@ -107,6 +107,7 @@ def reliability_diagram(
         return _svg(
             width=width, height=height, chart_id=chart_id, title=title, desc=desc, body=body
         )
+    body.append(_text(plot.left - 5, plot.top - 8, "answers", anchor="end", size=10))
     parts = []
     for b in bins:
         low, high, n, right = float(b["low"]), float(b["high"]), int(b["n"]), int(b["right"])
@@ -118,9 +119,8 @@ def reliability_diagram(
             f'height="{plot.y(0) - top:.1f}" fill="{ACCENT}" fill-opacity="0.75">'
             f"<title>{_e(_bin_words(b))}</title></rect>"
         )
-        # The count sits above its bar (inside it when the bar reaches the top).
-        label_y = top - 4 if top - 4 > plot.top + 8 else top + 12
-        body.append(_text((x0 + x1) / 2, label_y, str(n), cls="chart-count", size=10))
+        # Counts in a row above the frame, over their bars: readable at any height.
+        body.append(_text((x0 + x1) / 2, plot.top - 8, str(n), cls="chart-count", size=10))
         parts.append(_bin_words(b))
     total = (reliability or {}).get("n") or sum(int(b["n"]) for b in bins)
     where = (reliability or {}).get("measured_on") or ""

@@ -7,8 +7,9 @@ The fixtures other browser test modules use (keep their names and arguments):
   gunicorn with a Celery worker behind it, on a database of its own;
   ``live_site.create_user(name, password, staff=False)`` and
   ``live_site.manage(*args)`` reach that database.
-- ``browser_page(viewport="desktop"|"phone")``: a fresh page (own cookies)
-  at 1280x800 or 390x844; ``page``: the same, parametrised over both sizes.
+- ``browser_page(viewport="desktop"|"phone", javascript=True)``: a fresh
+  page (own cookies) at 1280x800 or 390x844; ``page``: the same,
+  parametrised over both sizes.
 - ``screenshot(page, name)``: a full-page PNG ``<name>-<viewport>.png`` in
   the folder named by ``BROWSER_SCREENSHOTS`` (default ``var/screenshots``).
 
@@ -297,11 +298,12 @@ def browser_page(_browser, live_site) -> Iterator[Callable]:
     context (its own cookies), whose relative URLs go to the live site."""
     contexts = []
 
-    def open_page(viewport: str = "desktop"):
+    def open_page(viewport: str = "desktop", *, javascript: bool = True):
         if viewport not in VIEWPORTS:
             raise ValueError(f"viewport is one of {sorted(VIEWPORTS)}, not {viewport!r}")
         context = _browser.new_context(
             base_url=live_site.url,
+            java_script_enabled=javascript,
             viewport=VIEWPORTS[viewport],
             is_mobile=viewport == "phone",
             has_touch=viewport == "phone",

@@ -1,8 +1,11 @@
 import io
+from datetime import timedelta
 
 import pytest
+from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
+from django.utils import timezone
 from PIL import Image
 
 from classifiers.models import Prediction
@@ -136,6 +139,7 @@ def test_deleting_a_prediction_deletes_its_heatmap(client, alice, explained):
     client.post(f"/predictions/{explained.id}/delete/")
 
     assert not Prediction.objects.filter(id=explained.id).exists()
+    _purge_after_the_undo_window()
     assert not storage.exists(name)
 
 
@@ -171,9 +175,16 @@ def test_it_lets_the_owner_delete_her_prediction(client, alice, prediction):
     response = client.post(f"/predictions/{prediction.id}/delete/", follow=True)
 
     assert response.redirect_chain == [("/history/", 302)]
-    assert "Prediction deleted." in response.content.decode()
+    assert "Deleted your Cats vs dogs prediction" in response.content.decode()
     assert not Prediction.objects.filter(id=prediction.id).exists()
+    assert storage.exists(name)  # while its Undo is offered
+    _purge_after_the_undo_window()
     assert not storage.exists(name)
+
+
+def _purge_after_the_undo_window() -> None:
+    later = timezone.now() + timedelta(seconds=settings.PREDICTION_UNDO_SECONDS + 1)
+    assert prediction_worker.predictions_purge_deleted(now=later) == 1
 
 
 def test_it_asks_before_deleting(client, alice, prediction):

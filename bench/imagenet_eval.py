@@ -309,7 +309,19 @@ def evaluate(demo: dict, spec: dict, calibration: dict | None = None) -> dict:
         "rejection_rate": round(refused.value, 4),
         "evaluated_on": evaluated_on,
         "figures": figures + extra,
+        "reliability": evaluation.reliability_record(assessment, measured_on=targets_on),
     }
+
+
+def measured_assessment(demo: dict, spec: dict) -> tuple[evaluation.Assessment, str]:
+    """The demo's answers on the photos its figures are measured on, with the
+    version's stored calibration (what ``evaluate`` counts), and those photos in words."""
+    pl = pipeline(demo, spec)
+    if pl.within:
+        measured, described = breeds_measured(), BREEDS_MEASURE
+    else:
+        measured, described = photos("catsdogs-kaggle"), CATSDOGS
+    return evaluation.assess(pl, probabilities(spec, measured), measured.truth(pl)), described
 
 
 def plain(demo: dict, spec: dict) -> list[dict]:

@@ -7,8 +7,9 @@ from contextlib import contextmanager
 from django import forms
 from django.contrib import admin, messages
 from django.db.models import Count
+from django.http import HttpResponseRedirect
 from django.urls import reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 
 from classifiers.gallery import services as gallery_services
 from classifiers.inference.refusals import Refused
@@ -25,8 +26,9 @@ from classifiers.models import (
     Prediction,
     Promotion,
 )
+from classifiers.templatetags.figures import figure_for, figure_text
 from classifiers.uploads import decode_photo, read_limited
-from classifiers.versions import services as version_services
+from classifiers.versions.figures import figures_of
 
 
 @contextmanager
@@ -63,10 +65,30 @@ VERSION_READ_ONLY_HELP = (
 
 @admin.register(ModelVersion)
 class ModelVersionAdmin(admin.ModelAdmin):
-    list_display = ("demo", "number", "name", "status", "accuracy", "created_at")
+    list_display = ("demo", "number", "name", "status", "accuracy_shown", "created_at")
     list_filter = ("demo", "status")
-    readonly_fields = ("sha256", "status", "status_reason", "metrics", "created_by", "created_at")
+    readonly_fields = (
+        "sha256",
+        "status",
+        "status_reason",
+        "figures",
+        "metrics",
+        "created_by",
+        "created_at",
+    )
     actions = ["promote"]
+
+    @admin.display(description="accuracy")
+    def accuracy_shown(self, version: ModelVersion) -> str:
+        """'96.5% (95.0–97.6%, 800 photos)': a share with what it was counted on."""
+        return figure_text(figure_for(version.metrics, "accuracy"))
+
+    @admin.display(description="figures")
+    def figures(self, version: ModelVersion) -> str:
+        rows = [(f["label"], figure_text(f)) for f in figures_of(version.metrics)]
+        if not rows:
+            return "not measured"
+        return format_html_join("", "<p>{}: {}</p>", rows)
 
     def has_add_permission(self, request) -> bool:
         # A row added here would skip the upload checks and never be validated.
@@ -91,24 +113,20 @@ class ModelVersionAdmin(admin.ModelAdmin):
             return [(name, {**options, "description": VERSION_READ_ONLY_HELP}), *rest]
         return fieldsets
 
-    @admin.action(description="Promote the selected version (one per demo)")
+    @admin.action(description="Promote the selected version (on its confirmation page)")
     def promote(self, request, queryset):
-        for version in queryset.select_related("demo"):
-            with refusals_as_messages(self, request):
-                # The same service as the versions page: a look-alike network
-                # is served only once the gallery is embedded with it.
-                promotion = version_services.model_version_promote(
-                    version=version, actor=request.user, reason="promoted in the admin"
-                )
-                if promotion is None:
-                    self.message_user(
-                        request,
-                        f"{version}: the gallery is being embedded with it; "
-                        "it is served when that is done.",
-                        messages.INFO,
-                    )
-                else:
-                    self.message_user(request, f"{version} is now served.", messages.SUCCESS)
+        """Promoting goes through the site's confirmation page (figures, sample
+        sizes, disagreements with the served version), never straight from here."""
+        versions = list(queryset.select_related("demo")[:2])
+        if len(versions) != 1:
+            self.message_user(
+                request, "Promote one version at a time, on its confirmation page.", messages.ERROR
+            )
+            return None
+        version = versions[0]
+        return HttpResponseRedirect(
+            reverse("classifiers:version-promote", args=[version.demo.slug, version.number])
+        )
 
 
 @admin.register(Promotion)

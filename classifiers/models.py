@@ -100,6 +100,26 @@ class ModelVersion(models.Model):
     def accuracy(self) -> float | None:
         return self.metrics.get("accuracy")
 
+    @property
+    def is_removed(self) -> bool:
+        """Removed by staff (services.model_version_remove): the row stays as the
+        record of what was uploaded and why it failed; its file is gone."""
+        return self.status == ModelVersionStatus.INVALID and not self.artifact
+
+    @property
+    def display_status(self) -> str:
+        return "removed" if self.is_removed else self.get_status_display().lower()
+
+    @property
+    def is_uploaded(self) -> bool:
+        """Uploaded by staff on the site, not shipped with it (set-up leaves no name)."""
+        return bool(self.created_by_name or self.created_by_id)
+
+    @property
+    def architecture(self) -> str:
+        """What the network is, as its validation read it from the file."""
+        return (self.metrics.get("architecture") or {}).get("summary", "")
+
 
 class Promotion(models.Model):
     """Audit row for every change of a demo's promoted version."""
@@ -143,6 +163,19 @@ def _prediction_image_path(instance: Prediction, filename: str) -> str:
 
 def _prediction_heatmap_path(instance: Prediction, filename: str) -> str:
     return f"predictions/{instance.created_at:%Y/%m/%d}/{instance.id}-heatmap.png"
+
+
+class PredictionQuerySet(models.QuerySet):
+    pass
+
+
+class VisiblePredictionManager(models.Manager.from_queryset(PredictionQuerySet)):
+    """Predictions nobody has deleted: what every page, the API, the worker
+    and the queue see. A deleted one waits PREDICTION_UNDO_SECONDS for its
+    owner's "Undo", then ``predictions_purge_deleted`` removes row and files."""
+
+    def get_queryset(self) -> PredictionQuerySet:
+        return super().get_queryset().filter(deleted_at__isnull=True)
 
 
 class Prediction(models.Model):
@@ -192,6 +225,13 @@ class Prediction(models.Model):
     share_token = models.CharField(max_length=64, null=True, blank=True, unique=True)
     share_photo = models.BooleanField(default=False)
     shared_at = models.DateTimeField(null=True, blank=True)
+    # Set when its owner deletes it from a page: hidden at once (the default
+    # manager), restorable for a short while, then purged with its files.
+    deleted_at = models.DateTimeField(null=True, blank=True)
+
+    objects = VisiblePredictionManager()
+    # Deleted ones too: undo and purge only. (ruff takes a Manager() for a field.)
+    all_objects = models.Manager()  # noqa: DJ012
 
     class Meta:
         ordering = ("-created_at",)
@@ -200,6 +240,12 @@ class Prediction(models.Model):
             models.Index(fields=("status", "created_at")),
             # Recent answers: the queue's speed (ETA) and the staff's monitoring.
             models.Index(fields=("finished_at",)),
+            # The purge's lookup; only the few deleted rows are in it.
+            models.Index(
+                fields=("deleted_at",),
+                condition=models.Q(deleted_at__isnull=False),
+                name="prediction_deleted_at_idx",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -223,9 +269,13 @@ class Prediction(models.Model):
 
     @property
     def heatmap_style(self) -> str:
-        """Where the small heatmap goes over the photo: the part the network
-        saw (``crop_box``, fractions of width and height), as CSS."""
-        box = self.result.get("details", {}).get("crop_box") or [0.0, 0.0, 1.0, 1.0]
+        """Where the small heatmap goes over the photo, as CSS: all of it (an
+        overlay of the photo's shape, explain.heatmap_png), or for answers
+        stored before, the part the network saw (``crop_box``, fractions)."""
+        details = self.result.get("details", {})
+        box = details.get("crop_box") or [0.0, 0.0, 1.0, 1.0]
+        if details.get("heatmap_covers") == "photo":
+            box = [0.0, 0.0, 1.0, 1.0]
         left, top, right, bottom = (float(x) * 100 for x in box)
         return (
             f"left: {left:.2f}%; top: {top:.2f}%; "

@@ -15,13 +15,16 @@ from django.utils import timezone
 from classifiers.models import (
     FINISHED_STATUSES,
     Comparison,
+    ComparisonStatus,
     Demo,
     EvaluationSet,
     ModelVersion,
+    ModelVersionStatus,
     Prediction,
     PredictionStatus,
     Promotion,
 )
+from classifiers.versions.figures import figures_of, is_share, is_thin, thin_warning
 
 
 def demo_list() -> QuerySet[Demo]:
@@ -41,17 +44,25 @@ def demo_known_labels(*, demo: Demo) -> list[str]:
         return []
     from classifiers.serving import pipeline_for
 
-    return pipeline_for(demo, demo.promoted_version, with_gallery=False).answers()
+    answers = pipeline_for(demo, demo.promoted_version, with_gallery=False).answers()
+    # As a reader looks for a name: "affenpinscher" before "Yorkshire terrier".
+    return sorted(answers, key=str.casefold)
 
 
-def prediction_list(*, user, visitor_id: str = "", demo_slug: str = "") -> QuerySet[Prediction]:
-    """The predictions this person may see: their account's, or this browser's
-    anonymous ones. Anything else is invisible (a stranger gets 404, not 403)."""
+def _owned_by(*, user, visitor_id: str) -> Q:
+    """This person's predictions: their account's, or this browser's anonymous ones."""
     scope = Q(pk__in=[])
     if user is not None and user.is_authenticated:
         scope = Q(owner=user)
     if visitor_id:
         scope |= Q(owner__isnull=True, visitor_id=visitor_id)
+    return scope
+
+
+def prediction_list(*, user, visitor_id: str = "", demo_slug: str = "") -> QuerySet[Prediction]:
+    """The predictions this person may see: their account's, or this browser's
+    anonymous ones. Anything else is invisible (a stranger gets 404, not 403)."""
+    scope = _owned_by(user=user, visitor_id=visitor_id)
     queryset = Prediction.objects.filter(scope).select_related("demo", "model_version")
     if demo_slug:
         queryset = queryset.filter(demo__slug=demo_slug)
@@ -62,6 +73,15 @@ def prediction_get(*, prediction_id, user, visitor_id: str = "") -> Prediction:
     return get_object_or_404(prediction_list(user=user, visitor_id=visitor_id), id=prediction_id)
 
 
+def prediction_get_deleted(*, prediction_id, user, visitor_id: str = "") -> Prediction:
+    """A prediction this person deleted and may still restore (same scope as
+    ``prediction_list``: a stranger gets 404)."""
+    deleted = Prediction.all_objects.filter(
+        _owned_by(user=user, visitor_id=visitor_id), deleted_at__isnull=False
+    )
+    return get_object_or_404(deleted.select_related("demo"), id=prediction_id)
+
+
 # -- model versions, comparisons, evaluation sets ---------------------------
 
 
@@ -70,8 +90,123 @@ def model_version_list(*, demo: Demo) -> QuerySet[ModelVersion]:
     return demo.versions.select_related("created_by").order_by("-number")
 
 
+def model_version_list_public(*, demo: Demo) -> QuerySet[ModelVersion]:
+    """The versions the public is shown: ready ones that were shipped with the
+    site or have been served. Staff's uploads under test, and versions that
+    failed validation, are for staff only (model_version_list)."""
+    served = Promotion.objects.filter(demo=demo).values("to_version")
+    shipped = Q(created_by_name="", created_by__isnull=True)
+    return model_version_list(demo=demo).filter(
+        Q(status=ModelVersionStatus.READY) & (shipped | Q(pk__in=served))
+    )
+
+
 def model_version_get(*, demo: Demo, number: int) -> ModelVersion:
     return get_object_or_404(model_version_list(demo=demo), number=number)
+
+
+# A comparison where more than this share of uploads is answered differently
+# asks for a second look before promoting.
+MANY_DISAGREEMENTS = 0.2
+
+
+@dataclass(frozen=True)
+class ReviewWarning:
+    text: str
+    strong: bool  # promoting needs "serve it anyway" ticked
+
+
+@dataclass(frozen=True)
+class PromotionReview:
+    """What staff see before they promote: the version's figures against the
+    served one's, on how many photos, and how often it disagreed with the
+    served version on real uploads."""
+
+    version: ModelVersion
+    served: ModelVersion | None
+    rows: list[dict]  # {"label", "candidate": figure|None, "served": figure|None}
+    comparison: Comparison | None  # the latest finished one against the served version
+    disagreements: int
+    compared: int
+    warnings: list[ReviewWarning]
+
+    @property
+    def strong(self) -> bool:
+        return any(w.strong for w in self.warnings)
+
+
+def promotion_review(*, version: ModelVersion) -> PromotionReview:
+    demo = version.demo
+    served = demo.promoted_version if demo.promoted_version_id != version.pk else None
+    mine = figures_of(version.metrics)
+    theirs = figures_of(served.metrics) if served is not None else []
+    labels = {f["key"]: f["label"] for f in [*mine, *theirs]}
+    rows = [
+        {
+            "key": key,
+            "label": label,
+            "candidate": next((f for f in mine if f["key"] == key), None),
+            "served": next((f for f in theirs if f["key"] == key), None),
+        }
+        for key, label in labels.items()
+    ]
+    comparison = None
+    if served is not None:
+        comparison = (
+            Comparison.objects.filter(
+                candidate=version, baseline=served, status=ComparisonStatus.DONE
+            )
+            .order_by("-finished_at", "-id")
+            .first()
+        )
+    compared = len(comparison.rows) if comparison else 0
+    disagreements = len(comparison.disagreements) if comparison else 0
+
+    warnings = []
+    if not any(is_share(f) and f.get("value") is not None for f in mine):
+        warnings.append(
+            ReviewWarning(
+                f"No figures: v{version.number} was never measured on labelled photos, so "
+                "nobody knows how often it is right. Add an evaluation set and validate it "
+                "again before serving it.",
+                strong=True,
+            )
+        )
+    for figure in mine:
+        if is_thin(figure):
+            warnings.append(
+                ReviewWarning(
+                    f"{figure['label']}: measured on {thin_warning(figure)}.",
+                    strong=True,
+                )
+            )
+    if served is not None:
+        if comparison is None:
+            warnings.append(
+                ReviewWarning(
+                    f"Not compared with the served v{served.number} on real uploads yet: "
+                    "compare first to see where they answer differently.",
+                    strong=False,
+                )
+            )
+        elif compared and disagreements / compared > MANY_DISAGREEMENTS:
+            warnings.append(
+                ReviewWarning(
+                    f"{disagreements} of {compared} recent uploads "
+                    f"({disagreements / compared:.0%}) were answered differently from the "
+                    f"served v{served.number}.",
+                    strong=True,
+                )
+            )
+    return PromotionReview(
+        version=version,
+        served=served,
+        rows=rows,
+        comparison=comparison,
+        disagreements=disagreements,
+        compared=compared,
+        warnings=warnings,
+    )
 
 
 def promotion_list(*, demo: Demo) -> QuerySet[Promotion]:

@@ -37,6 +37,11 @@ urlpatterns = [
         name="prediction-delete",
     ),
     path(
+        "predictions/<uuid:prediction_id>/restore/",
+        prediction_views.prediction_restore,
+        name="prediction-restore",
+    ),
+    path(
         "predictions/<uuid:prediction_id>/rerun/",
         prediction_views.prediction_rerun,
         name="prediction-rerun",
@@ -88,6 +93,16 @@ urlpatterns = [
         "demos/<slug:slug>/versions/<int:number>/rollback/",
         version_views.version_rollback,
         name="version-rollback",
+    ),
+    path(
+        "demos/<slug:slug>/versions/<int:number>/validate/",
+        version_views.version_revalidate,
+        name="version-revalidate",
+    ),
+    path(
+        "demos/<slug:slug>/versions/<int:number>/remove/",
+        version_views.version_remove,
+        name="version-remove",
     ),
     path(
         "demos/<slug:slug>/versions/<int:number>/compare/",

@@ -244,6 +244,9 @@ if PREDICTION_MAX_ATTEMPTS < 1:
 CELERY_WORKER_LOST_WAIT = 2.0
 # Anonymous predictions (no account) and their photos are deleted after this.
 ANONYMOUS_RETENTION_DAYS = env.int("ANONYMOUS_RETENTION_DAYS", default=30)
+# A prediction deleted from a page can be restored ("Undo") for this long;
+# then beat's purge (every minute) removes it with its photo and heatmap.
+PREDICTION_UNDO_SECONDS = env.int("PREDICTION_UNDO_SECONDS", default=300)
 
 # Sweeps and housekeeping have a queue of their own, so a long queue of
 # uploads never delays the sweep that rescues them. Every worker consumes
@@ -262,6 +265,7 @@ CELERY_TASK_ROUTES = {
         "classifiers.rescue_prediction",
         "classifiers.sweep_versions",
         "classifiers.expire_anonymous_predictions",
+        "classifiers.purge_deleted_predictions",
         "classifiers.remove_invalid_version_files",
         "portfolio.clear_expired_sessions",
     )
@@ -283,6 +287,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "classifiers.expire_anonymous_predictions",
         "schedule": _HOUR,
         "options": {"expires": _HOUR},
+    },
+    "purge-deleted-predictions": {
+        "task": "classifiers.purge_deleted_predictions",
+        "schedule": 60.0,
+        "options": {"expires": 60},
     },
     "remove-invalid-version-files": {
         "task": "classifiers.remove_invalid_version_files",

@@ -15,6 +15,9 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 WHITENOISE_AUTOREFRESH = True
+# Served from the source folders, also by the browser tests' gunicorn (DEBUG off): no
+# collectstatic before tests, and never a stale copy in var/staticfiles.
+WHITENOISE_USE_FINDERS = True
 
 # The shared cache (upload counts): the test process is the only web process
 # (live_server runs in a thread of it), so its memory is shared enough, and

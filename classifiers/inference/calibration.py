@@ -28,6 +28,9 @@ import numpy as np
 
 EPS = 1e-9
 ECE_BINS = 15
+# Bins of the reliability diagram: coarser than the ECE's, so that each bin of
+# a few hundred photos holds enough answers to read its accuracy.
+RELIABILITY_BINS = 10
 
 
 def expected_calibration_error(confidence: np.ndarray, correct: np.ndarray) -> float:
@@ -41,6 +44,32 @@ def expected_calibration_error(confidence: np.ndarray, correct: np.ndarray) -> f
         if members.any():
             total += members.sum() * abs(correct[members].mean() - confidence[members].mean())
     return float(total / max(len(confidence), 1))
+
+
+def reliability_bins(
+    confidence: np.ndarray, correct: np.ndarray, bins: int = RELIABILITY_BINS
+) -> list[dict]:
+    """What a reliability diagram draws: for each equal-width bin of the shown
+    confidence that holds answers, how many (``n``), how many were right
+    (``right``) and their mean confidence. Plain numbers, so the bins can be
+    stored with a version's figures and drawn without the photos."""
+    confidence = np.asarray(confidence, dtype=float)
+    correct = np.asarray(correct, dtype=bool)
+    index = np.minimum((confidence * bins).astype(int), bins - 1)
+    out = []
+    for b in range(bins):
+        members = index == b
+        if members.any():
+            out.append(
+                {
+                    "low": round(b / bins, 4),
+                    "high": round((b + 1) / bins, 4),
+                    "n": int(members.sum()),
+                    "right": int(correct[members].sum()),
+                    "confidence": round(float(confidence[members].mean()), 4),
+                }
+            )
+    return out
 
 
 def sigmoid(x: np.ndarray) -> np.ndarray:

@@ -23,6 +23,14 @@ it was measured on in words::
 ``interval`` asks for the Wilson 95% interval of k of n (stats.Share);
 ``low``/``high``, when given, are an interval computed otherwise (the ECE's
 is a bootstrap). ``format`` is "percent" (the default), "ms" or "number".
+
+Beside them, ``metrics["reliability"]`` keeps what a reliability diagram
+draws (confidence shown vs. how often right, per bin), counted on the same
+answered photos as the ECE::
+
+    {"bins": [{"low": 0.9, "high": 1.0, "n": 250, "right": 241,
+               "confidence": 0.962}, ...],
+     "n": 291, "bins_of": 10, "measured_on": "..."}
 """
 
 from __future__ import annotations
@@ -35,11 +43,13 @@ import numpy as np
 
 from classifiers.inference.calibration import (
     NEITHER,
+    RELIABILITY_BINS,
     expected_calibration_error,
     fit_inverse_temperature,
     fit_rule,
     fit_temperature,
     log_odds,
+    reliability_bins,
 )
 from classifiers.inference.stats import Share
 
@@ -113,6 +123,8 @@ class Assessment:
     ece: float | None  # calibration error of the shown confidence, on answered targets
     ece_n: int
     ece_interval: tuple[float, float] | None  # bootstrap 95%
+    # Per confidence bin of the answered targets (calibration.reliability_bins).
+    reliability: tuple[dict, ...] = ()
 
     def scalars(self) -> dict:
         """The scalar keys the API, the admin and older pages read."""
@@ -161,7 +173,20 @@ def assess(pipeline, probabilities: np.ndarray, truth: Sequence[str]) -> Assessm
         ece=expected_calibration_error(confidence, correct) if answered else None,
         ece_n=len(answered),
         ece_interval=ece_interval(confidence, correct) if answered else None,
+        reliability=tuple(reliability_bins(confidence, correct)) if answered else (),
     )
+
+
+def reliability_record(assessment: Assessment, *, measured_on: str) -> dict | None:
+    """``metrics["reliability"]`` of an assessment (None when nothing was answered)."""
+    if not assessment.reliability:
+        return None
+    return {
+        "bins": list(assessment.reliability),
+        "n": assessment.ece_n,
+        "bins_of": RELIABILITY_BINS,
+        "measured_on": measured_on,
+    }
 
 
 def ece_interval(
@@ -301,11 +326,15 @@ def measure(pipeline, probabilities: np.ndarray, truth: Sequence[str], *, descri
     the shown confidence, and how often targets and non-targets are refused:
     the scalar keys and the figures, all measured on ``described``."""
     assessment = assess(pipeline, probabilities, truth)
-    return {
+    metrics = {
         **assessment.scalars(),
         "evaluated_on": described,
         "figures": figures(pipeline, assessment, targets_on=described, others_on=described),
     }
+    reliability = reliability_record(assessment, measured_on=described)
+    if reliability is not None:
+        metrics["reliability"] = reliability
+    return metrics
 
 
 def split_for_fitting(names: Sequence[str]) -> tuple[list[int], list[int]]:

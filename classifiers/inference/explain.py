@@ -111,25 +111,58 @@ def _jet(values: np.ndarray) -> np.ndarray:
     return (np.stack([red, green, blue], axis=-1) * 255).astype(np.uint8)
 
 
-OVERLAY_SIDE = 64  # pixels: the browser scales it over the region the network saw
+OVERLAY_SIDE = 64  # pixels (the long side): the browser scales it over the photo
+# How far the map fades out beyond the part of the photo the network saw, as a
+# share of the overlay's long side: a soft rim, not a claim about what it did not see.
+RIM = 0.06
 
 
-def heatmap_png(cam: list[list[float]]) -> bytes:
-    """A small transparent PNG of the Grad-CAM grid, to lay over the part of
-    the photo the network saw (the result's ``crop_box``, in fractions).
+def heatmap_png(cam: list[list[float]], box: tuple[float, ...] | None = None) -> bytes:
+    """A small transparent PNG of the Grad-CAM grid.
+
+    With ``box`` (the result's ``crop_box``: the square the network saw, in
+    fractions of the photo's width and height) the PNG has the photo's shape
+    and covers all of it: the grid sits on the box and fades out softly
+    beyond it, so no hard-edged rectangle stops short of the photo's edges.
+    Without, it is the grid alone, for the box.
 
     Small on purpose: encoding an overlay the size of the photo (with
     ``optimize``) once cost four times the prediction itself; this is a
     fraction of a millisecond, and the browser scales it smoothly.
     """
-    grid = Image.fromarray(
-        (np.clip(np.asarray(cam, dtype=np.float32), 0, 1) * 255).astype(np.uint8)
-    )
-    grid = grid.resize((OVERLAY_SIDE, OVERLAY_SIDE), Image.Resampling.BICUBIC)
-    values = np.asarray(grid, dtype=np.float32) / 255
-    rgba = np.zeros((OVERLAY_SIDE, OVERLAY_SIDE, 4), np.uint8)
+    values = _scaled(np.asarray(cam, dtype=np.float32), OVERLAY_SIDE, OVERLAY_SIDE)
+    if box is not None:
+        values = _covering_photo(values, box)
+    rgba = np.zeros((*values.shape, 4), np.uint8)
     rgba[..., :3] = _jet(values)
     rgba[..., 3] = (np.clip(values, 0, 1) * 170).astype(np.uint8)  # cold areas stay see-through
     buffer = io.BytesIO()
     Image.fromarray(rgba).save(buffer, format="PNG", compress_level=1)
     return buffer.getvalue()
+
+
+def _scaled(values: np.ndarray, width: int, height: int) -> np.ndarray:
+    grid = Image.fromarray((np.clip(values, 0, 1) * 255).astype(np.uint8))
+    grid = grid.resize((max(width, 1), max(height, 1)), Image.Resampling.BICUBIC)
+    return np.asarray(grid, dtype=np.float32) / 255
+
+
+def _covering_photo(values: np.ndarray, box: tuple[float, ...]) -> np.ndarray:
+    left, top, right, bottom = (float(x) for x in box)
+    if not (0 <= left < right <= 1 and 0 <= top < bottom <= 1):
+        return values
+    # The box is a square of the photo, so its fractions give the photo's shape.
+    aspect = (bottom - top) / (right - left)  # width / height
+    if aspect >= 1:
+        width, height = OVERLAY_SIDE, max(1, round(OVERLAY_SIDE / aspect))
+    else:
+        width, height = max(1, round(OVERLAY_SIDE * aspect)), OVERLAY_SIDE
+    x0, x1 = round(left * width), max(round(right * width), round(left * width) + 1)
+    y0, y1 = round(top * height), max(round(bottom * height), round(top * height) + 1)
+    inner = _scaled(values, x1 - x0, y1 - y0)
+    spread = np.pad(inner, ((y0, height - y1), (x0, width - x1)), mode="edge")
+    xs, ys = np.arange(width)[None, :], np.arange(height)[:, None]
+    dx = np.maximum(np.maximum(x0 - xs, xs - (x1 - 1)), 0)
+    dy = np.maximum(np.maximum(y0 - ys, ys - (y1 - 1)), 0)
+    fade = np.exp(-((np.hypot(dx, dy) / (RIM * OVERLAY_SIDE)) ** 2))
+    return spread * fade

@@ -354,8 +354,12 @@ class FaceLookalikePipeline(Pipeline):
         if not all(np.all(np.isfinite(v)) and v.shape == vectors[0].shape for v in vectors):
             raise ValidationFailed("The network produced NaN or inconsistent embeddings.")
         blank = Image.new("RGB", (160, 160), (127, 127, 127))
+        architecture = {
+            "summary": "A dlib face-embedding network: faces found with dlib's HOG detector "
+            f"are embedded as {vectors[0].shape[0]}-d vectors and compared with the gallery."
+        }
         return ValidationReport(
-            metrics=self.latency(model, blank),
+            metrics={"architecture": architecture, **self.latency(model, blank)},
             calibration={},
             summary=f"Loads; embeds faces as {vectors[0].shape[0]}-d vectors.",
         )

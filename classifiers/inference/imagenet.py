@@ -9,6 +9,8 @@ forward pass as the answer.
 
 from __future__ import annotations
 
+import logging
+import re
 import zipfile
 from collections.abc import Sequence
 
@@ -28,6 +30,7 @@ from classifiers.inference.pipelines import (
     ValidationReport,
 )
 from classifiers.inference.preprocessing import (
+    SIZE_RANGE,
     centre_crop_box,
     merge_views,
     model_views,
@@ -35,6 +38,8 @@ from classifiers.inference.preprocessing import (
     view_count,
 )
 from classifiers.inference.refusals import Refused
+
+logger = logging.getLogger(__name__)
 
 BATCH_PHOTOS = 16  # photos per forward pass when many are measured at once
 
@@ -55,6 +60,7 @@ class ImagenetSubsetPipeline(Pipeline):
     title = "ImageNet subset"
     artifact_suffix = ".keras"
     result_template = "classifiers/results/imagenet.html"
+    spec_form = "image"
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
@@ -69,7 +75,7 @@ class ImagenetSubsetPipeline(Pipeline):
     @classmethod
     def check_spec(cls, spec: dict) -> None:
         try:
-            validate_spec(spec)
+            validate_spec(spec, size_optional=True)  # else read from the model
         except ValueError as exc:
             raise Refused(f"Input spec: {exc}.", code="bad_spec") from exc
 
@@ -301,12 +307,9 @@ class ImagenetSubsetPipeline(Pipeline):
     ) -> ValidationReport:
         loaded = _load_keras_checked(path, self.load_model)
         model = loaded.model
-        size = self.spec["size"]
-        input_shape = tuple(model.inputs[0].shape)
-        if len(model.inputs) != 1 or tuple(input_shape[1:]) != (size, size, 3):
-            raise ValidationFailed(
-                f"The model takes input {input_shape}; the spec says (None, {size}, {size}, 3)."
-            )
+        size, read_from_model = self._input_size(model)
+        if read_from_model:
+            self.spec = {**self.spec, "size": size}
         output_shape = tuple(model.outputs[0].shape)
         if len(model.outputs) != 1 or tuple(output_shape[1:]) != (len(self.labels),):
             raise ValidationFailed(
@@ -330,11 +333,14 @@ class ImagenetSubsetPipeline(Pipeline):
                     "The model's outputs are not probabilities (they must be in [0, 1] and sum "
                     f"to 1; got a sum of {worst:.3f}). End the network with a softmax."
                 )
-        metrics: dict = {}
+        metrics: dict = {"architecture": describe_keras_model(model)}
         calibration: dict = {}
         summary = "Loads safely; shapes and example outputs are sane."
+        if read_from_model:
+            summary += f" Input size {size}×{size} read from the model."
         if evaluation:
-            metrics, calibration = self._evaluate(loaded, evaluation, evaluation_name)
+            measured, calibration = self._evaluate(loaded, evaluation, evaluation_name)
+            metrics.update(measured)
             summary += f" Fitted and measured on evaluation set “{evaluation_name}”."
         else:
             summary += " No evaluation set for this demo yet: accuracy not measured."
@@ -347,7 +353,49 @@ class ImagenetSubsetPipeline(Pipeline):
                 measured_on="the validating worker, one photo at a time",
             )
         )
-        return ValidationReport(metrics=metrics, calibration=calibration, summary=summary)
+        return ValidationReport(
+            metrics=metrics,
+            calibration=calibration,
+            summary=summary,
+            input_spec=self.spec if read_from_model else None,
+        )
+
+    def _input_size(self, model) -> tuple[int, bool]:
+        """The side of the square photos the model takes, and whether it was
+        read from the model (the upload left it out) rather than given."""
+        shape = tuple(model.inputs[0].shape)
+        if len(model.inputs) != 1 or len(shape) != 4 or shape[-1] != 3:
+            raise ValidationFailed(
+                f"The model must take one batch of RGB photos, (None, height, width, 3); "
+                f"it takes {shape}."
+            )
+        height, width = shape[1], shape[2]
+        given = self.spec.get("size")
+        if height is None or width is None:
+            if given is None:
+                raise ValidationFailed(
+                    "The model takes photos of any size, so the size it was trained on cannot "
+                    "be read from it: upload it again and give that size."
+                )
+            return given, False
+        if height != width:
+            raise ValidationFailed(
+                f"The model takes {height}×{width} photos; only square inputs are served."
+            )
+        if given is None:
+            low, high = SIZE_RANGE
+            if not low <= height <= high:
+                raise ValidationFailed(
+                    f"The model takes {height}×{height} photos; sizes from {low} to {high} "
+                    "are served."
+                )
+            return int(height), True
+        if given != height:
+            raise ValidationFailed(
+                f"The model takes {height}×{height} photos (input {shape}); the size given "
+                f"with the upload is {given}. Leave the size out to use the model's own."
+            )
+        return given, False
 
     def _evaluate(self, loaded, photos: Sequence[LabelledPhoto], name: str) -> tuple[dict, dict]:
         """Fit on one half of the evaluation set and measure on the other, as
@@ -393,17 +441,65 @@ def _load_keras_checked(path, loader):
     try:
         return loader(path)
     except Exception as exc:
+        # Keras' messages quote configs, file paths and stack frames: staff
+        # read a plain reason; the details go to the worker's log.
+        logger.warning("keras refused to load %s", path, exc_info=True)
         text = str(exc)
         if "safe_mode" in text or "Lambda" in text or "lambda" in text:
             raise ValidationFailed(
                 "Refused: the model contains code (a Lambda layer or another arbitrary "
                 "Python function). Only built-in Keras layers are accepted."
             ) from exc
-        if "Unknown" in text or "custom" in text.lower() or "Could not locate" in text:
+        unknown = _UNKNOWN_OBJECT.search(text)
+        if unknown or "Unknown" in text or "custom" in text.lower():
+            name = f" ({unknown.group(1)})" if unknown else ""
             raise ValidationFailed(
-                f"Refused: the model uses a custom object Keras does not know ({text[:300]})."
+                f"Refused: the model uses a custom layer or object{name} that Keras does not "
+                "know. Only built-in Keras layers are accepted."
             ) from exc
-        raise ValidationFailed(f"The model could not be loaded: {text[:500]}") from exc
+        raise ValidationFailed(
+            "Keras could not load the model. Save it with Keras 3 as a single .keras file "
+            "(model.save('name.keras')) and upload that file; the details are in the "
+            "worker's log."
+        ) from exc
+
+
+# "Could not locate class 'Foo'", "Unknown layer: 'Foo'": the name, never the rest.
+_UNKNOWN_OBJECT = re.compile(
+    r"(?:Could not locate (?:class|function)|Unknown (?:layer|object)[a-z ]*:?)\s*'([\w.>]{1,80})'"
+)
+
+
+def describe_keras_model(model) -> dict:
+    """What the uploaded network is, read from the loaded model: shown on the
+    model card while it is served, in place of the shipped networks' text."""
+    shape = tuple(model.inputs[0].shape)
+    outputs = tuple(model.outputs[0].shape)
+    parameters = int(model.count_params())
+    layers = len(model.layers)
+    kind = type(model).__name__
+    side = f"{shape[1]}×{shape[2]}" if shape[1] is not None else "any-size"
+    summary = (
+        f"A Keras {kind.lower()} model, {layers} layers and {_count(parameters)} parameters; "
+        f"it takes {side} RGB photos and gives {outputs[-1]} probabilities."
+    )
+    return {
+        "summary": summary,
+        "class": kind,
+        "name": str(model.name)[:120],
+        "layers": layers,
+        "parameters": parameters,
+        "input": list(shape[1:]),
+        "outputs": outputs[-1],
+    }
+
+
+def _count(n: int) -> str:
+    if n >= 1_000_000:
+        return f"{n / 1_000_000:.1f} million"
+    if n >= 1_000:
+        return f"{n / 1_000:.0f} thousand"
+    return str(n)
 
 
 def _checked(probabilities) -> np.ndarray:

@@ -48,6 +48,9 @@ class ValidationReport:
     metrics: dict
     calibration: dict
     summary: str
+    # The input spec completed with what the model itself declares (its input
+    # size), when the upload left that out; None keeps the spec as uploaded.
+    input_spec: dict | None = None
 
 
 @dataclass(frozen=True)
@@ -71,6 +74,10 @@ class Pipeline:
     # side then loads it for the version and passes it in, and a new version
     # is served only once the gallery has been embedded with it.
     uses_gallery: ClassVar[bool] = False
+    # What the upload form asks for: "image" (how photos were prepared for
+    # training: normalisation, crop; the size is read from the model) or
+    # "json" (an input spec written out, e.g. the look-alike's fitted score).
+    spec_form: ClassVar[str] = "json"
 
     def __init__(
         self,
@@ -90,7 +97,8 @@ class Pipeline:
     # -- set-up ----------------------------------------------------------------
     @classmethod
     def check_spec(cls, spec: dict) -> None:
-        """Refuse an input spec this kind cannot serve (raises Refused)."""
+        """Refuse an uploaded input spec this kind cannot serve (raises Refused);
+        what validation reads from the model itself may be left out."""
 
     @staticmethod
     def load_model(path):

@@ -33,9 +33,18 @@ RESAMPLING = {"bicubic": Image.Resampling.BICUBIC, "bilinear": Image.Resampling.
 TTA_VIEWS = {"none": 1, "flip": 2}
 
 
-def validate_spec(spec: dict) -> None:
+SIZE_RANGE = (32, 1024)
+
+
+def validate_spec(spec: dict, *, size_optional: bool = False) -> None:
+    """Refuse a spec that cannot be served. ``size_optional``: an upload may
+    leave the size out, as validation reads it from the model's input shape."""
     size = spec.get("size")
-    if not isinstance(size, int) or not 32 <= size <= 1024:
+    if not (size_optional and size is None) and (
+        not isinstance(size, int)
+        or isinstance(size, bool)
+        or not SIZE_RANGE[0] <= size <= SIZE_RANGE[1]
+    ):
         raise ValueError("input spec 'size' must be an integer between 32 and 1024")
     if spec.get("preprocessing") not in NORMALISERS:
         raise ValueError(f"input spec 'preprocessing' must be one of {sorted(NORMALISERS)}")

@@ -190,8 +190,9 @@ def predictions_delete(*, predictions) -> int:
             .only("id", "image", "heatmap")
             .select_for_update(of=("self",))
         )
-        # By id: an upload that lands meanwhile is not deleted unseen.
-        Prediction.objects.filter(pk__in=[p.pk for p in rows]).delete()
+        # By id: an upload that lands meanwhile is not deleted unseen (and a
+        # deleted one waiting for its undo is among what may be passed in).
+        Prediction.all_objects.filter(pk__in=[p.pk for p in rows]).delete()
     # Files after their rows: a failure in between leaves a file no row names,
     # never a row whose photo is gone.
     for prediction in rows:
@@ -207,11 +208,40 @@ def prediction_delete(*, prediction: Prediction) -> None:
 
 def predictions_delete_all(*, owner, demo_slug: str = "") -> int:
     """Delete the owner's predictions (of one demo when ``demo_slug`` is given:
-    what a filtered history shows, never more)."""
+    what a filtered history shows, never more). Returns how many the history
+    showed; those already deleted and waiting for an undo go now too."""
     predictions = Prediction.objects.filter(owner=owner)
+    waiting = Prediction.all_objects.filter(owner=owner, deleted_at__isnull=False)
     if demo_slug:
         predictions = predictions.filter(demo__slug=demo_slug)
-    return predictions_delete(predictions=predictions)
+        waiting = waiting.filter(demo__slug=demo_slug)
+    count = predictions_delete(predictions=predictions)
+    predictions_delete(predictions=waiting)
+    return count
+
+
+def prediction_trash(*, prediction: Prediction) -> None:
+    """Delete one prediction the way a person expects from a page: gone at
+    once from every list, page and the API, yet restorable
+    (``prediction_restore``) for PREDICTION_UNDO_SECONDS; then the purge
+    (worker.predictions_purge_deleted) removes the row with its photo and heatmap."""
+    now = timezone.now()
+    Prediction.objects.filter(pk=prediction.pk).update(deleted_at=now)
+    prediction.deleted_at = now
+
+
+def prediction_restore(*, prediction: Prediction) -> None:
+    """Undo ``prediction_trash`` while its window is open."""
+    if prediction.deleted_at is None:
+        return
+    if prediction.deleted_at < timezone.now() - timedelta(seconds=settings.PREDICTION_UNDO_SECONDS):
+        raise Refused("Too late to undo: that prediction is deleted for good.", code="too_late")
+    restored = Prediction.all_objects.filter(
+        pk=prediction.pk, deleted_at=prediction.deleted_at
+    ).update(deleted_at=None)
+    if not restored:  # the purge got there first
+        raise Refused("Too late to undo: that prediction is deleted for good.", code="too_late")
+    prediction.deleted_at = None
 
 
 def account_delete(*, user) -> int:

@@ -86,6 +86,12 @@ def expire_anonymous_predictions() -> None:
     worker.predictions_expire_anonymous()
 
 
+@shared_task(name="classifiers.purge_deleted_predictions", ignore_result=True)
+def purge_deleted_predictions() -> None:
+    """Predictions deleted from a page whose time for an undo is over."""
+    worker.predictions_purge_deleted()
+
+
 @worker_process_init.connect
 def warm_up_promoted_models(**kwargs) -> None:
     """Load every promoted model as a worker process starts, so the first

@@ -3,6 +3,7 @@ page (upload or example), a prediction, its photo and heatmap, the history."""
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.staticfiles import finders
@@ -11,7 +12,7 @@ from django.shortcuts import redirect, render
 from django.template.defaultfilters import pluralize
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils.http import urlencode
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from classifiers import selectors
@@ -176,17 +177,56 @@ def prediction_heatmap(request: HttpRequest, prediction_id) -> FileResponse:
     return private_file_response(prediction.heatmap, "image/png")
 
 
+UNDO_SESSION_KEY = "undo_prediction"  # base.html offers "Undo" for the one deleted last
+
+
 @require_http_methods(["GET", "POST"])
 def prediction_delete(request: HttpRequest, prediction_id) -> HttpResponse:
-    """GET asks first (a page that works without JavaScript); POST deletes."""
+    """GET asks first (a page that works without JavaScript; the history's
+    button asks in a dialog, static/js/forms.js); POST deletes, and the next
+    page offers "Undo" for PREDICTION_UNDO_SECONDS."""
     prediction = _visible_prediction(request, prediction_id)
     if request.method == "GET":
         return render(request, "classifiers/prediction_delete.html", {"prediction": prediction})
-    services.prediction_delete(prediction=prediction)
-    messages.success(request, "Prediction deleted.")
+    services.prediction_trash(prediction=prediction)
+    request.session[UNDO_SESSION_KEY] = str(prediction.id)
+    minutes = max(1, settings.PREDICTION_UNDO_SECONDS // 60)
+    messages.success(
+        request,
+        f"Deleted your {prediction.demo.title} prediction ({prediction.answer}). "
+        f"You can undo this for {minutes} minute{pluralize(minutes)}.",
+        extra_tags="undo",
+    )
+    return redirect(_after_delete(request, prediction))
+
+
+def _after_delete(request: HttpRequest, prediction: Prediction) -> str:
+    """Back where the person deleted it from: the history they were looking
+    at (its filter kept), else the demo."""
+    back = request.POST.get("next", "")
+    if back and url_has_allowed_host_and_scheme(
+        back, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return back
     if request.user.is_authenticated:
-        return redirect("classifiers:history")
-    return redirect(prediction.demo)
+        return reverse("classifiers:history")
+    return prediction.demo.get_absolute_url()
+
+
+@require_POST
+def prediction_restore(request: HttpRequest, prediction_id) -> HttpResponse:
+    """Undo a delete, by the person who made it, while its window is open."""
+    prediction = selectors.prediction_get_deleted(
+        prediction_id=prediction_id, user=request.user, visitor_id=visitor_id(request)
+    )
+    try:
+        services.prediction_restore(prediction=prediction)
+    except Refused as exc:
+        messages.error(request, exc.message)
+        return redirect(_after_delete(request, prediction))
+    request.session.pop(UNDO_SESSION_KEY, None)
+    messages.success(request, f"Restored your {prediction.demo.title} prediction.")
+    return redirect(_after_delete(request, prediction))
 
 
 @require_POST

@@ -116,7 +116,8 @@ def prediction_finish(
         "finished_at": timezone.now(),
     }
     if details.get("heatmap") and details.get("crop_box"):
-        png = heatmap_png(details["heatmap"])
+        png = heatmap_png(details["heatmap"], box=details["crop_box"])
+        details["heatmap_covers"] = "photo"  # Prediction.heatmap_style: the whole photo
         prediction.heatmap.save(f"{prediction.id}-heatmap.png", ContentFile(png), save=False)
         fields["heatmap"] = prediction.heatmap.name
     mine = Prediction.objects.filter(id=prediction.id, status=PredictionStatus.RUNNING)
@@ -598,6 +599,32 @@ def predictions_expire_anonymous(*, now: datetime | None = None) -> int:
     if deleted:
         logger.info("deleted %s anonymous predictions older than %s", deleted, cutoff)
     return deleted
+
+
+def predictions_purge_deleted(*, now: datetime | None = None) -> int:
+    """Remove predictions deleted from a page more than PREDICTION_UNDO_SECONDS
+    ago (services.prediction_trash), with their photos and heatmaps."""
+    cutoff = (now or timezone.now()) - timedelta(seconds=settings.PREDICTION_UNDO_SECONDS)
+    expired = Prediction.all_objects.filter(deleted_at__lt=cutoff)
+    purged = 0
+    while True:
+        batch = list(expired.only("id", "image", "heatmap", "deleted_at")[:SWEEP_BATCH])
+        if not batch:
+            break
+        # The row first, only if still deleted: an undo meanwhile keeps it (and its files).
+        gone = [
+            p
+            for p in batch
+            if Prediction.all_objects.filter(id=p.id, deleted_at=p.deleted_at).delete()[0]
+        ]
+        for prediction in gone:
+            for file in (prediction.image, prediction.heatmap):
+                if file:
+                    file.storage.delete(file.name)
+        purged += len(gone)
+    if purged:
+        logger.info("purged %s deleted predictions", purged)
+    return purged
 
 
 def models_warm_up() -> list[ModelVersion]:

@@ -11,50 +11,38 @@ not recorded" rather than as if they had none.
 from __future__ import annotations
 
 import json
+import re
 
 from django import template
 
 from classifiers.inference.stats import Share
+from classifiers.versions.figures import figures_of, is_share
+from classifiers.versions.figures import thin_warning as _thin_warning
 
 register = template.Library()
 
-# The scalar keys of older metrics, in the order a model card lists them.
-LEGACY = (
-    ("accuracy", "Accuracy"),
-    ("top3", "Top-3 accuracy"),
-    ("top3_accuracy", "Top-3 accuracy"),
-    ("ece", "Calibration error (ECE)"),
-    ("false_rejection_rate", "Targets turned away"),
-    ("rejection_rate", "Other photos refused"),
-    ("no_face_rate", "No face found"),
-    ("latency_p50_ms", "Time to answer one photo (median)"),
+register.filter("figures_of", figures_of)
+
+
+@register.filter
+def thin_warning(figure: dict | None) -> str:
+    """'5 photos — too few to trust' beside a figure counted on few photos."""
+    return _thin_warning(figure)
+
+
+# A file-system path in a description ("shared/data/pets", "/srv/eval/pets.zip"):
+# rooted (/, ./, ../) or of three parts or more, so "cats/dogs" and "and/or" stay.
+_PATH = re.compile(
+    r"(?<![\w./-])(?:(?:\.{1,2})?/(?:[\w.-]+/)*|[\w.-]+/[\w.-]+/(?:[\w.-]+/)*)"
+    r"([\w-]+(?:\.[\w-]+)*?)(?:\.(?:zip|tar\.gz|tgz|tar|csv))?(?![\w/-])"
 )
 
 
 @register.filter
-def figures_of(metrics: dict | None) -> list[dict]:
-    """The figures of a version's metrics, stored or rebuilt from scalar keys."""
-    if not metrics:
-        return []
-    if metrics.get("figures"):
-        return [f for f in metrics["figures"] if isinstance(f, dict) and "key" in f]
-    rebuilt, seen = [], set()
-    for key, label in LEGACY:
-        value = metrics.get(key)
-        if value is None or label in seen:
-            continue
-        seen.add(label)
-        rebuilt.append(
-            {
-                "key": key,
-                "label": label,
-                "value": value,
-                "n": None,
-                "format": "ms" if key.endswith("_ms") else "percent",
-                "measured_on": metrics.get("evaluated_on", ""),
-            }
-        )
-    return rebuilt
+def plain_source(text: str) -> str:
+    """A description of photos for visitors: a path in it is named by its last
+    part ("shared/data/pets" -> "pets"), so no server path shows on a card."""
+    return _PATH.sub(lambda m: m.group(1), str(text or ""))
 
 
 @register.filter
@@ -99,14 +87,35 @@ def figure_text(figure: dict | None) -> str:
     return f"{_number(value, kind)} ({n} {unit})"
 
 
+def _split(figure: dict | None) -> tuple[str, str]:
+    text = figure_text(figure)
+    value, _, detail = text.partition(" (")
+    return value, detail[:-1] if detail.endswith(")") else detail
+
+
+@register.filter
+def figure_value(figure: dict | None) -> str:
+    """'93.4%' of '93.4% (91.4–94.9%, 800 photos)': a narrow table's first line."""
+    return _split(figure)[0]
+
+
+@register.filter
+def figure_detail(figure: dict | None) -> str:
+    """'91.4–94.9%, 800 photos': its interval and sample size, the second line."""
+    return _split(figure)[1]
+
+
 @register.simple_tag
 def figure_columns(versions) -> list[dict]:
-    """Every figure any of these versions has, once, in the order first met."""
-    columns: dict[str, str] = {}
-    for version in versions:
+    """Every figure any of these versions has, once: the shares first (how often
+    right, then the rest), times last, each in the order met from the oldest
+    version (a new upload measured only for speed does not reorder them)."""
+    columns: dict[str, tuple[bool, str]] = {}
+    for version in sorted(versions, key=lambda v: v.number):
         for figure in figures_of(version.metrics):
-            columns.setdefault(figure["key"], figure["label"])
-    return [{"key": key, "label": label} for key, label in columns.items()]
+            columns.setdefault(figure["key"], (not is_share(figure), figure["label"]))
+    order = sorted(columns, key=lambda key: columns[key][0])  # stable: first met first
+    return [{"key": key, "label": columns[key][1]} for key in order]
 
 
 @register.simple_tag

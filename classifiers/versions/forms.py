@@ -16,26 +16,93 @@ from classifiers.versions.services import labels_from_json
 LABELS_MAX_BYTES = 2 * 1024 * 1024
 
 
+PREPROCESSING_CHOICES = [
+    ("", "— choose —"),
+    ("lite", "lite: (x − 127) / 128 (EfficientNet-Lite)"),
+    ("tf", "tf: x / 127.5 − 1 (MobileNet, Inception)"),
+    ("torch", "torch: ImageNet mean and standard deviation (PyTorch-trained networks)"),
+    ("raw", "raw: pixels 0–255 as they are (the network normalises inside)"),
+]
+
+
 class ModelVersionUploadForm(forms.Form):
+    """The file, its labels, and what the file cannot tell about the photos
+    it was trained on. The input size is read from the model by the worker
+    that validates it; nothing is copied from the served version, whose
+    network may take other photos."""
+
     artifact = forms.FileField(
-        help_text="A .keras file (the look-alike demo: a dlib .dat network)."
+        label="Model file", help_text="A .keras file (the look-alike demo: a dlib .dat network)."
     )
+    name = forms.CharField(max_length=120, required=False, help_text="e.g. EfficientNet-Lite2")
     labels = forms.FileField(
         required=False,
         help_text="A JSON list, one label per output. Leave empty to reuse the served version's.",
     )
+    # spec_form "image": what the model file does not say.
+    preprocessing = forms.ChoiceField(
+        choices=PREPROCESSING_CHOICES,
+        label="Pixel scaling the network was trained with",
+        error_messages={
+            "required": "Say how the network expects its pixels: the model file does not tell."
+        },
+    )
+    crop = forms.CharField(
+        max_length=10,
+        label="Centre crop",
+        widget=forms.TextInput(attrs={"size": 10, "placeholder": "e.g. 0.875"}),
+        help_text="The share of the photo's short side the network saw in training: 0.875 is "
+        "the usual ImageNet evaluation crop, 1.0 the whole short side; “none” squashes the "
+        "whole photo to a square.",
+        error_messages={
+            "required": "Say how the photos were cropped in training: the model file does "
+            "not tell (0.875 is the usual ImageNet crop)."
+        },
+    )
+    resample = forms.ChoiceField(
+        choices=[("bicubic", "bicubic"), ("bilinear", "bilinear")],
+        initial="bicubic",
+        label="Resizing",
+    )
+    tta = forms.ChoiceField(
+        choices=[
+            ("none", "none: one view of each photo"),
+            ("flip", "flip: the photo and its mirror image, averaged (twice the work)"),
+        ],
+        initial="none",
+        label="Test-time views",
+    )
+    size = forms.IntegerField(
+        required=False,
+        min_value=32,
+        max_value=1024,
+        label="Input size (pixels)",
+        help_text="Leave empty: it is read from the model's input shape. Give it only for a "
+        "network that takes photos of any size.",
+    )
+    # spec_form "json": fitted numbers written out.
     input_spec = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 6, "cols": 60, "spellcheck": "false"}),
-        help_text='JSON: "size" 32-1024; "preprocessing" lite ((x-127)/128), tf (x/127.5-1), '
-        'torch (ImageNet mean/std) or raw (0-255); "crop" 0.5-1.0 or "none"; '
-        '"resample" bicubic or bilinear.',
+        help_text='JSON: the network\'s fitted "score" ("c0", "s") and "likeness" ("near", '
+        '"far") distances, as bench/faces_accuracy.py writes them for a network.',
     )
-    name = forms.CharField(max_length=120, required=False, help_text="e.g. EfficientNet-Lite2")
     notes = forms.CharField(widget=forms.Textarea(attrs={"rows": 3, "cols": 60}), required=False)
 
-    def __init__(self, *args, default_labels: list[str] | None = None, **kwargs) -> None:
+    IMAGE_FIELDS = ("preprocessing", "crop", "resample", "tta", "size")
+
+    def __init__(
+        self,
+        *args,
+        spec_form: str = "image",
+        default_labels: list[str] | None = None,
+        **kwargs,
+    ) -> None:
         super().__init__(*args, **kwargs)
+        self.spec_form = spec_form
         self.default_labels = default_labels or []
+        dropped = ("input_spec",) if spec_form == "image" else self.IMAGE_FIELDS
+        for name in dropped:
+            del self.fields[name]
 
     def clean_labels(self) -> list[str]:
         upload = self.cleaned_data.get("labels")
@@ -51,6 +118,18 @@ class ModelVersionUploadForm(forms.Form):
         except Refused as exc:
             raise forms.ValidationError(exc.message) from exc
 
+    def clean_crop(self) -> float | str:
+        text = self.cleaned_data["crop"].strip().lower()
+        if text == "none":
+            return "none"
+        try:
+            crop = float(text.replace(",", "."))
+        except ValueError:
+            crop = None
+        if crop is None or not 0.5 <= crop <= 1.0:
+            raise forms.ValidationError("The crop is a number from 0.5 to 1.0, or “none”.")
+        return crop
+
     def clean_input_spec(self) -> dict:
         try:
             spec = json.loads(self.cleaned_data["input_spec"])
@@ -60,6 +139,22 @@ class ModelVersionUploadForm(forms.Form):
             raise forms.ValidationError("The input spec must be a JSON object.")
         return spec
 
+    def clean(self) -> dict:
+        data = super().clean()
+        if self.spec_form != "image":
+            data["spec"] = data.get("input_spec")
+        elif all(name in data for name in ("preprocessing", "crop", "resample", "tta")):
+            spec = {
+                "preprocessing": data["preprocessing"],
+                "crop": data["crop"],
+                "resample": data["resample"],
+                "tta": data["tta"],
+            }
+            if data.get("size") is not None:
+                spec["size"] = data["size"]
+            data["spec"] = spec
+        return data
+
 
 class ReasonForm(forms.Form):
     """Why a promotion, rollback or comparison is asked for: kept in the audit trail."""
@@ -68,6 +163,16 @@ class ReasonForm(forms.Form):
         max_length=1000,
         widget=forms.TextInput(attrs={"size": 50, "placeholder": "Why?"}),
         error_messages={"required": "Say why: it is kept in the audit trail."},
+    )
+
+
+class PromoteForm(ReasonForm):
+    """Posted from the promotion's confirmation page (``confirmed``); with a
+    strong warning on that page, ``accept_risks`` must be ticked too."""
+
+    confirmed = forms.CharField(widget=forms.HiddenInput, required=False, initial="yes")
+    accept_risks = forms.BooleanField(
+        required=False, label="Serve it anyway: I have read the warnings above."
     )
 
 

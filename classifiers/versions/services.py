@@ -9,6 +9,7 @@ records its sha256; everything that opens it runs in a worker
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 import tempfile
 import zipfile
@@ -19,6 +20,7 @@ from django.core.files.base import ContentFile, File
 from django.core.files.storage import default_storage
 from django.db import transaction
 from django.db.models import Max
+from django.utils import timezone
 
 from classifiers.gallery.worker import gallery_missing
 from classifiers.inference.evaluation import is_target
@@ -45,6 +47,8 @@ from classifiers.versions.tasks import (
     run_comparison,
     validate_model_version,
 )
+
+logger = logging.getLogger(__name__)
 
 # -- upload -------------------------------------------------------------------
 
@@ -96,6 +100,90 @@ def model_version_upload(
     return version
 
 
+def model_version_revalidate(*, version: ModelVersion, user=None) -> ModelVersion:
+    """Validate a version again, e.g. after an evaluation set was added: a
+    worker fits and measures it anew and writes a new verdict.
+
+    The served version is refused: its calibration decides the answers the
+    public gets, and those change only through a promotion (audited).
+    """
+    if version.demo.promoted_version_id == version.pk:
+        raise Refused(
+            f"v{version.number} is served: validating it again would change how it answers "
+            "while it is served. Serve another version first, or upload this one again."
+        )
+    if version.is_removed:
+        raise Refused(f"v{version.number} was removed with its file; upload it again.")
+    if version.status not in (ModelVersionStatus.READY, ModelVersionStatus.INVALID):
+        raise Refused(f"v{version.number} is being validated already.")
+    if not version.artifact or not default_storage.exists(version.artifact.name):
+        raise Refused(
+            f"The file of v{version.number} is gone (the files of invalid versions are "
+            "cleared after a while); upload it again."
+        )
+    with transaction.atomic():
+        # The demo's row, as a promotion locks it: no switch to this version meanwhile.
+        demo = Demo.objects.select_for_update().get(pk=version.demo_id)
+        if demo.promoted_version_id == version.pk:
+            raise Refused(f"v{version.number} was promoted meanwhile; nothing changed.")
+        # Conditional, so two clicks queue one validation.
+        claimed = ModelVersion.objects.filter(
+            pk=version.pk, status__in=(ModelVersionStatus.READY, ModelVersionStatus.INVALID)
+        ).update(
+            status=ModelVersionStatus.UPLOADED,
+            status_reason="",
+            metrics={},
+            calibration={},
+            validated_at=timezone.now(),
+        )
+        if not claimed:
+            raise Refused(f"v{version.number} is being validated already.")
+        transaction.on_commit(lambda: validate_model_version.delay(version.pk))
+    logger.info("%s: validation asked again by %s", version, _name_of(user) or "a command")
+    version.refresh_from_db()
+    return version
+
+
+def model_version_remove(*, version: ModelVersion, user=None) -> ModelVersion:
+    """Remove an invalid version: its file is deleted (unless a version that is
+    not invalid shares it), its row stays as the record of what was uploaded,
+    by whom, why it failed and who removed it."""
+    if version.status != ModelVersionStatus.INVALID:
+        raise Refused(
+            f"Only an invalid version can be removed; v{version.number} is {version.status}."
+        )
+    if version.is_removed:
+        raise Refused(f"v{version.number} was removed already.")
+    now = timezone.now()
+    who = _name_of(user) or "a command"
+    record = (
+        f"Removed by {who} on {now:%Y-%m-%d %H:%M} UTC; its file was deleted. "
+        f"It was invalid: {version.status_reason or 'no reason recorded'}"
+    )[:2000]
+    name = version.artifact.name
+    with transaction.atomic():
+        # Every demo's row, as invalid_version_files_remove holds them: an upload
+        # of the same bytes (any demo) cannot adopt the file while it goes.
+        list(Demo.objects.select_for_update().values_list("pk", flat=True))
+        removed = (
+            ModelVersion.objects.filter(pk=version.pk, status=ModelVersionStatus.INVALID)
+            .exclude(artifact="")
+            .update(artifact="", status_reason=record)
+        )
+        if not removed:
+            raise Refused(f"v{version.number} was removed already.")
+        shared = (
+            ModelVersion.objects.filter(artifact=name)
+            .exclude(status=ModelVersionStatus.INVALID)
+            .exists()
+        )
+        if not shared and default_storage.exists(name):
+            default_storage.delete(name)
+    logger.info("%s removed by %s", version, who)
+    version.refresh_from_db()
+    return version
+
+
 def _name_of(user) -> str:
     return user.get_username() if user is not None and user.is_authenticated else ""
 
@@ -122,6 +210,14 @@ def labels_from_json(data: bytes) -> list[str]:
 # -- promotion ------------------------------------------------------------------
 
 
+def model_version_check_promotable(*, version: ModelVersion) -> None:
+    """Refuse a version that cannot be served (raises Refused)."""
+    if version.status != ModelVersionStatus.READY:
+        raise Refused(f"Version {version.number} is {version.display_status}, not ready.")
+    if version.demo.promoted_version_id == version.pk:
+        raise Refused(f"Version {version.number} is already served.")
+
+
 def model_version_promote(
     *,
     version: ModelVersion,
@@ -136,10 +232,7 @@ def model_version_promote(
     through here, so no path serves a version that cannot answer. Returns
     the audit row, or None when the switch waits for the worker.
     """
-    if version.status != ModelVersionStatus.READY:
-        raise Refused(f"Version {version.number} is {version.status}, not ready.")
-    if version.demo.promoted_version_id == version.pk:
-        raise Refused(f"Version {version.number} is already served.")
+    model_version_check_promotable(version=version)
     if version.demo.pipeline_class.uses_gallery and gallery_missing(version=version):
         actor_id = actor.pk if actor is not None and actor.is_authenticated else None
         # The name travels with the task: the audit row keeps it even if the

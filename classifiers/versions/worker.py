@@ -13,6 +13,7 @@ still fresh and is dropped), and fails it after a bounded number of tries.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -93,17 +94,40 @@ def model_version_validate(*, version_id: int) -> ModelVersion | None:
     else:
         version.metrics = report.metrics
         version.calibration = report.calibration
+        if report.input_spec is not None:
+            version.input_spec = report.input_spec  # with the size read from the model
         _finish_validation(version, ModelVersionStatus.READY, report.summary)
     return version
 
 
 def _finish_validation(version: ModelVersion, status: str, reason: str) -> None:
     version.status = status
-    version.status_reason = reason[:2000]
+    version.status_reason = plain_reason(reason)[:2000]
     version.validated_at = timezone.now()
     version.save(
-        update_fields=["status", "status_reason", "validated_at", "metrics", "calibration"]
+        update_fields=[
+            "status",
+            "status_reason",
+            "validated_at",
+            "metrics",
+            "calibration",
+            "input_spec",
+        ]
     )
+
+
+# An absolute path of two parts or more ("/srv/app/media/x.keras"); a ratio
+# such as "(x - 127) / 128" has spaces around its slash and is left alone.
+_SERVER_PATH = re.compile(r"(?<![\w.:/])/(?:[\w.~-]+/)+[\w.~-]*")
+
+
+def plain_reason(reason: str) -> str:
+    """What staff read of a verdict: the reasons written for them pass as they
+    are; a Python traceback or a server path that slipped into one (a
+    library's message quoted) is never shown. The worker's log has the details."""
+    if "Traceback (most recent call last)" in reason or 'File "' in reason:
+        return "Validation failed with an unexpected error (logged for the developers)."
+    return _SERVER_PATH.sub("[path]", reason)
 
 
 def _validate(version: ModelVersion) -> ValidationReport:

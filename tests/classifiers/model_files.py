@@ -82,3 +82,15 @@ def h5(path: Path) -> Path:
 def corrupt(path: Path) -> Path:
     path.write_bytes(b"PK\x03\x04 this is not really a zip archive" * 20)
     return path
+
+
+def with_input(path: Path, height: int | None, width: int | None) -> Path:
+    """A valid classifier whose input is ``height`` x ``width`` (None: any size)."""
+    import keras
+    from keras import layers
+
+    inputs = keras.Input((height, width, 3))
+    x = layers.Conv2D(4, 3, activation="relu")(inputs)
+    x = layers.GlobalAveragePooling2D()(x)
+    keras.Model(inputs, layers.Dense(1000, activation="softmax")(x)).save(path)
+    return path

@@ -39,14 +39,25 @@ def test_it_shows_staff_the_changelists(client, staff, demos, alice, model):
     assert "0 results" not in response.content.decode()
 
 
-def test_it_lists_the_versions_with_their_accuracy(client, staff, demos):
+def test_it_lists_the_versions_with_their_accuracy_as_a_percentage_with_its_sample_size(
+    client, staff, demos
+):
+    client.force_login(staff)
+    html = client.get("/admin/classifiers/modelversion/").content.decode()
+    assert "EfficientNet-Lite0" in html
+    assert '<td class="field-accuracy_shown">96.5% (95.0–97.6%, 800 photos)</td>' in html
+    assert "0.965" not in html
+
+
+def test_it_shows_an_old_accuracy_without_its_sample_size_as_a_percentage(client, staff, demos):
     version = demos["cats-vs-dogs"].promoted_version
     version.metrics = {"accuracy": 0.97}
     version.save()
     client.force_login(staff)
     html = client.get("/admin/classifiers/modelversion/").content.decode()
-    assert "EfficientNet-Lite0" in html
-    assert "0.97" in html
+    assert "97.0% (sample size not recorded)" in html
+    html = client.get(f"/admin/classifiers/modelversion/{version.pk}/change/").content.decode()
+    assert "Accuracy: 97.0% (sample size not recorded)" in html
 
 
 @pytest.mark.parametrize("model", CHANGELISTS)
@@ -76,39 +87,42 @@ def test_it_does_not_show_staff_the_uploaded_photo(client, staff, alice, demos):
     assert f"/predictions/{prediction.id}/image/" not in html
 
 
-def test_it_promotes_a_ready_version(client, staff, demos):
+def test_promoting_in_the_admin_goes_through_the_confirmation_page(client, staff, demos):
     demo = demos["cats-vs-dogs"]
     served = demo.promoted_version
     other = _other_shipped_version(demo)
     client.force_login(staff)
 
     response = client.post(
-        "/admin/classifiers/modelversion/",
-        {"action": "promote", "_selected_action": [other.pk]},
-        follow=True,
+        "/admin/classifiers/modelversion/", {"action": "promote", "_selected_action": [other.pk]}
     )
 
-    assert response.status_code == 200
-    assert (
-        f"Cats-vs-dogs v{other.number} ({other.name}) is now served." in response.content.decode()
-    )
+    assert response.status_code == 302
+    assert response["Location"] == f"/demos/cats-vs-dogs/versions/{other.number}/promote/"
+    demo.refresh_from_db()
+    assert demo.promoted_version == served  # nothing changes before the confirmation
+    response = client.post(response["Location"], {"why": "cheaper", "confirmed": "yes"})
+    assert response.status_code == 302
     demo.refresh_from_db()
     assert demo.promoted_version == other
     promotion = Promotion.objects.get(to_version=other)
-    assert promotion.demo == demo
-    assert promotion.from_version == served
-    assert promotion.action == Promotion.Action.PROMOTE
-    assert promotion.actor == staff
-    assert promotion.reason == "promoted in the admin"
-
-
-def test_it_shows_the_promotion_in_the_gallery(client, staff, demos):
-    other = _other_shipped_version(demos["cats-vs-dogs"])
-    client.force_login(staff)
-    client.post(
-        "/admin/classifiers/modelversion/", {"action": "promote", "_selected_action": [other.pk]}
-    )
+    assert (promotion.from_version, promotion.actor, promotion.reason) == (served, staff, "cheaper")
     assert f"Model v{other.number} · {other.name}" in client.get("/").content.decode()
+
+
+def test_it_promotes_one_version_at_a_time(client, staff, demos):
+    demo = demos["cats-vs-dogs"]
+    served = demo.promoted_version
+    others = demo.versions.exclude(pk=served.pk).values_list("pk", flat=True)[:2]
+    client.force_login(staff)
+    response = client.post(
+        "/admin/classifiers/modelversion/",
+        {"action": "promote", "_selected_action": list(others)},
+        follow=True,
+    )
+    assert "Promote one version at a time, on its confirmation page." in (response.content.decode())
+    demo.refresh_from_db()
+    assert demo.promoted_version == served
 
 
 def test_it_refuses_to_promote_a_version_that_is_not_ready(client, staff, demos):

@@ -27,7 +27,11 @@ class Command(BaseCommand):
         parser.add_argument("slug")
         parser.add_argument("artifact")
         parser.add_argument("--labels", required=True, help="JSON list, one label per output")
-        parser.add_argument("--spec", help="JSON input spec (default: the served version's)")
+        parser.add_argument(
+            "--spec",
+            help="JSON input spec (default: the served version's, without its size, which "
+            "is read from the model)",
+        )
         parser.add_argument("--name", default="")
         parser.add_argument("--notes", default="")
         parser.add_argument("--promote", action="store_true", help="serve it if it is ready")
@@ -45,7 +49,8 @@ class Command(BaseCommand):
             if o["spec"]:
                 spec = json.loads(Path(o["spec"]).read_text())
             elif demo.promoted_version:
-                spec = demo.promoted_version.input_spec
+                # The new network may take another size: validation reads it from the model.
+                spec = {k: v for k, v in demo.promoted_version.input_spec.items() if k != "size"}
             else:
                 raise CommandError("--spec is required: the demo serves no version to copy from")
             with Path(o["artifact"]).open("rb") as f:

@@ -98,3 +98,18 @@ def test_the_breed_temperature_is_fitted_so_confidence_matches_accuracy():
     right = fixed.argmax(1) == true
     assert expected_calibration_error(fixed.max(1), right) < 0.03
     assert expected_calibration_error(overconfident.max(1), right) > 0.15
+
+
+def test_reliability_bins_count_answers_and_right_ones_per_band_of_confidence():
+    from classifiers.inference.calibration import reliability_bins
+
+    confidence = np.array([0.55, 0.58, 0.91, 0.95, 0.99, 1.0])
+    correct = np.array([True, False, True, True, False, True])
+
+    bins = reliability_bins(confidence, correct)
+
+    assert bins == [
+        {"low": 0.5, "high": 0.6, "n": 2, "right": 1, "confidence": 0.565},
+        {"low": 0.9, "high": 1.0, "n": 4, "right": 3, "confidence": 0.9625},
+    ]  # empty bands are left out; a confidence of 1.0 is in the last band
+    assert reliability_bins(np.array([]), np.array([], dtype=bool)) == []

@@ -91,3 +91,31 @@ def test_a_share_figure_carries_what_its_interval_needs():
         "interval": True,
         "measured_on": "800 photos",
     }
+
+
+def test_measuring_keeps_the_reliability_bins_of_the_answered_photos():
+    probabilities, labels = _photos(np.random.default_rng(1))
+    pipeline = dog_breeds()
+    pipeline.calibration = evaluation.fit_calibration(
+        pipeline, probabilities, labels, described="fit"
+    )
+
+    metrics = evaluation.measure(pipeline, probabilities, labels, described="the other half")
+
+    reliability = metrics["reliability"]
+    ece = next(f for f in metrics["figures"] if f["key"] == "ece")
+    assert reliability["n"] == ece["n"]  # the same answered photos as the ECE
+    assert sum(b["n"] for b in reliability["bins"]) == ece["n"]
+    assert reliability["bins_of"] == 10
+    assert reliability["measured_on"] == "the other half"
+    for b in reliability["bins"]:
+        assert 0 <= b["right"] <= b["n"]
+        assert b["low"] <= b["confidence"] <= b["high"]
+
+
+def test_nothing_answered_leaves_no_reliability_bins():
+    pipeline = cats_vs_dogs()
+    pipeline.calibration = {"threshold": 0.99, "map": {"a": 1.0, "b": 0.0}}
+    probabilities = np.array([_row(**{f"i{TABBY}": 0.5})])
+    metrics = evaluation.measure(pipeline, probabilities, ["cat"], described="x")
+    assert "reliability" not in metrics

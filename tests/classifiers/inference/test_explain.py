@@ -23,6 +23,20 @@ def test_the_heatmap_is_a_small_transparent_png_of_the_grid():
     assert alpha[0, 0] == 0  # cold corners stay see-through
 
 
+def test_with_the_crop_box_the_heatmap_covers_the_photo_and_fades_beyond_the_box():
+    cam = np.full((7, 7), 0.9)  # hot everywhere the network looked, edges included
+    # A 4:3 landscape photo whose centre square (87.5% of its height) was seen.
+    box = (0.171875, 0.0625, 0.828125, 0.9375)
+    overlay = Image.open(io.BytesIO(heatmap_png(cam.tolist(), box=box)))
+    assert overlay.size == (64, 48)  # the photo's shape, not the square's
+    alpha = np.asarray(overlay)[..., 3].astype(int)
+    inside_edge, just_beyond, far_side = alpha[24, 12], alpha[24, 9], alpha[24, 0]
+    assert inside_edge > 120  # the box itself shows the map
+    assert 0 < just_beyond < inside_edge  # no hard edge: it fades out ...
+    assert far_side < just_beyond  # ... further and further
+    assert alpha[24, 63 - 9] == just_beyond  # the same on both sides
+
+
 def test_a_cold_heatmap_leaves_the_photo_visible():
     png = heatmap_png(np.zeros((7, 7)).tolist())
     assert not np.asarray(Image.open(io.BytesIO(png)))[..., 3].any()

@@ -102,3 +102,21 @@ def test_a_real_network_is_fitted_and_measured_on_the_evaluation_set(demos, tmp_
         assert figure["measured_on"]
     assert any("evaluation set “examples”" in f["measured_on"] for f in version.metrics["figures"])
     assert "Fitted and measured on evaluation set" in version.status_reason
+
+
+def test_without_a_spec_the_size_is_read_from_the_model_not_the_served_version(demos, tmp_path):
+    """The served v3 takes 260x260; a 32x32 network is served at its own size."""
+    artifact = model_files.valid(tmp_path / "small.keras")
+    out = io.StringIO()
+    call_command(
+        "add_version",
+        "cats-vs-dogs",
+        str(artifact),
+        "--inline",
+        *_files(tmp_path, model_files.LABELS),
+        stdout=out,
+    )
+    assert out.getvalue().strip().splitlines()[-1].startswith("status=ready version=7")
+    version = demos["cats-vs-dogs"].versions.get(number=7)
+    served = demos["cats-vs-dogs"].promoted_version
+    assert version.input_spec == {**served.input_spec, "size": 32}

@@ -68,10 +68,10 @@ def test_it_shows_demo_answer_model_and_thumbnail(client, alice, demos, history)
     html = client.get("/history/").content.decode()
     newer = history["newer"]
     assert f'<img class="thumb" src="/predictions/{newer.id}/image/"' in html
-    assert "<td>Cats vs dogs</td>" in html
+    assert '<td data-label="Demo">Cats vs dogs</td>' in html
     assert f'<a href="/predictions/{newer.id}/">cat (90%)</a>' in html
     assert f'<a href="/predictions/{history["older"].id}/">dog (90%)</a>' in html
-    assert f"<td>v{demos['cats-vs-dogs'].promoted_version.number}</td>" in html
+    assert f'<td data-label="Model">v{demos["cats-vs-dogs"].promoted_version.number}</td>' in html
 
 
 def test_it_shows_a_queued_prediction_without_a_model_yet(client, alice, demos):
@@ -79,7 +79,7 @@ def test_it_shows_a_queued_prediction_without_a_model_yet(client, alice, demos):
     client.force_login(alice)
     html = client.get("/history/").content.decode()
     assert f'<a href="/predictions/{queued.id}/">queued…</a>' in html
-    assert "<td>—</td>" in html
+    assert '<td data-label="Model">—</td>' in html
 
 
 def test_it_filters_by_demo(client, alice, demos, history):
@@ -113,9 +113,9 @@ def test_it_deletes_one_prediction(client, alice, history):
     response = client.post(f"/predictions/{history['older'].id}/delete/", follow=True)
     html = response.content.decode()
     assert response.redirect_chain == [("/history/", 302)]
-    assert "Prediction deleted." in html
-    assert str(history["older"].id) not in html
-    assert str(history["newer"].id) in html
+    assert "Deleted your Cats vs dogs prediction (dog (90%))." in html
+    assert f'href="/predictions/{history["older"].id}/"' not in html  # its row is gone
+    assert f'href="/predictions/{history["newer"].id}/"' in html
     assert set(Prediction.objects.values_list("id", flat=True)) == {
         history["newer"].id,
         history["bobs"].id,
@@ -162,7 +162,8 @@ def test_it_links_delete_all_to_the_question_naming_the_count(client, alice, his
     client.force_login(alice)
     html = client.get("/history/").content.decode()
     assert '<a class="button danger" href="/history/clear/">Delete all 2 predictions…</a>' in html
-    assert f'href="/predictions/{history["older"].id}/delete/">Delete…</a>' in html
+    # One row's delete asks in a dialog (data-confirm), naming what goes.
+    assert f'action="/predictions/{history["older"].id}/delete/" data-confirm="Delete this' in html
 
 
 def test_it_moves_this_browsers_predictions_to_a_new_account(client, demos):

@@ -1,14 +1,17 @@
 import io
+from datetime import timedelta
 
 import pytest
+from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
+from django.utils import timezone
 from PIL import Image
 
 from classifiers.models import Prediction
 from classifiers.predictions import services as prediction_services
 from classifiers.predictions import worker as prediction_worker
-from tests.conftest import example_bytes, jpeg_bytes
+from tests.conftest import EXAMPLES, example_bytes, jpeg_bytes
 
 
 @pytest.fixture
@@ -85,18 +88,31 @@ def test_it_serves_the_owner_the_heatmap_of_her_photo(client, alice, explained):
     assert response["Content-Type"] == "image/png"
     assert "private" in response["Cache-Control"]
     overlay = Image.open(io.BytesIO(b"".join(response.streaming_content)))
-    # Small: the page scales it over the part of the photo the network saw.
-    assert (overlay.format, overlay.mode, overlay.size) == ("PNG", "RGBA", (64, 64))
+    # Small, of the photo's shape: the page scales it over the whole photo.
+    photo = Image.open(EXAMPLES / "golden-retriever.jpg")
+    assert (overlay.format, overlay.mode, max(overlay.size)) == ("PNG", "RGBA", 64)
+    assert overlay.width / overlay.height == pytest.approx(photo.width / photo.height, rel=0.05)
 
 
-def test_it_lays_the_heatmap_over_the_photo_on_the_page(client, alice, explained):
+def test_it_lays_the_heatmap_over_the_whole_photo_on_the_page(client, alice, explained):
     client.force_login(alice)
     html = client.get(f"/predictions/{explained.id}/").content.decode()
     assert f'<img class="heatmap" src="/predictions/{explained.id}/heatmap/"' in html
-    left, top, right, bottom = explained.result["details"]["crop_box"]
+    assert "left: 0.00%; top: 0.00%; width: 100.00%; height: 100.00%" in html
+    assert "Show what the model looked at (Grad-CAM)" in html
+
+
+def test_an_answer_stored_before_keeps_its_heatmap_on_the_part_the_network_saw(
+    client, alice, explained
+):
+    details = explained.result["details"]
+    del details["heatmap_covers"]
+    explained.save(update_fields=["result"])
+    client.force_login(alice)
+    html = client.get(f"/predictions/{explained.id}/").content.decode()
+    left, top, right, bottom = details["crop_box"]
     assert f"left: {left * 100:.2f}%; top: {top * 100:.2f}%;" in html
     assert f"width: {(right - left) * 100:.2f}%" in html
-    assert "Show what the model looked at (Grad-CAM)" in html
 
 
 def test_it_shows_no_heatmap_before_the_answer(client, alice, prediction):
@@ -123,6 +139,7 @@ def test_deleting_a_prediction_deletes_its_heatmap(client, alice, explained):
     client.post(f"/predictions/{explained.id}/delete/")
 
     assert not Prediction.objects.filter(id=explained.id).exists()
+    _purge_after_the_undo_window()
     assert not storage.exists(name)
 
 
@@ -158,9 +175,16 @@ def test_it_lets_the_owner_delete_her_prediction(client, alice, prediction):
     response = client.post(f"/predictions/{prediction.id}/delete/", follow=True)
 
     assert response.redirect_chain == [("/history/", 302)]
-    assert "Prediction deleted." in response.content.decode()
+    assert "Deleted your Cats vs dogs prediction" in response.content.decode()
     assert not Prediction.objects.filter(id=prediction.id).exists()
+    assert storage.exists(name)  # while its Undo is offered
+    _purge_after_the_undo_window()
     assert not storage.exists(name)
+
+
+def _purge_after_the_undo_window() -> None:
+    later = timezone.now() + timedelta(seconds=settings.PREDICTION_UNDO_SECONDS + 1)
+    assert prediction_worker.predictions_purge_deleted(now=later) == 1
 
 
 def test_it_asks_before_deleting(client, alice, prediction):

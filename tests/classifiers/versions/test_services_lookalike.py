@@ -64,7 +64,8 @@ def test_promoting_a_look_alike_version_in_the_admin_embeds_the_gallery_first(
     client, lookalike, staff, django_capture_on_commit_callbacks
 ):
     """The admin's action once switched at once, serving a gallery with no
-    embeddings for the new network; it now goes through the same service."""
+    embeddings for the new network; it now leads to the confirmation page,
+    which goes through the same service."""
     served = lookalike.promoted_version
     person = gallery_services.person_get_or_create(name="Ada Lovelace")[0]
     gallery_services.person_photo_add(
@@ -73,14 +74,20 @@ def test_promoting_a_look_alike_version_in_the_admin_embeds_the_gallery_first(
     candidate = _second_version(served)
     client.force_login(staff)
 
+    response = client.post(
+        "/admin/classifiers/modelversion/",
+        {"action": "promote", "_selected_action": [candidate.pk]},
+    )
+    confirmation = response["Location"]
+    assert confirmation == f"/demos/{lookalike.slug}/versions/{candidate.number}/promote/"
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         response = client.post(
-            "/admin/classifiers/modelversion/",
-            {"action": "promote", "_selected_action": [candidate.pk]},
+            confirmation,
+            {"why": "new network", "confirmed": "yes", "accept_risks": "on"},
             follow=True,
         )
 
-    assert "the gallery is being embedded with it" in response.content.decode()
+    assert "The gallery is being re-embedded with this network" in response.content.decode()
     lookalike.refresh_from_db()
     assert lookalike.promoted_version == served
     assert len(callbacks) == 1  # the worker task that embeds, then switches

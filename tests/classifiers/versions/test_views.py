@@ -16,7 +16,7 @@ from classifiers.templatetags.figures import figure_text
 from classifiers.versions import services as version_services
 from classifiers.versions import worker as version_worker
 
-SPEC = {"size": 224, "preprocessing": "lite", "crop": 0.875, "resample": "bicubic"}
+SPEC = {"preprocessing": "lite", "crop": 0.875, "resample": "bicubic", "tta": "none"}
 
 
 @pytest.fixture
@@ -40,7 +40,10 @@ def _upload_form(**changes) -> dict:
     form = {
         "artifact": SimpleUploadedFile("lite0-retrained.keras", b"PK\x03\x04 stored, not opened"),
         "labels": SimpleUploadedFile("labels.json", json.dumps(["cat", "dog"] * 500).encode()),
-        "input_spec": json.dumps(SPEC),
+        "preprocessing": "lite",
+        "crop": "0.875",
+        "resample": "bicubic",
+        "tta": "none",
         "name": "Lite0 retrained",
         "notes": "Fine-tuned on more cats.",
     }
@@ -57,7 +60,11 @@ def _staff_urls(demo) -> list[tuple[str, str]]:
         ("get", f"{base}/versions/new/"),
         ("post", f"{base}/versions/new/"),
         ("get", f"{base}/versions/1/"),
+        ("get", f"{base}/versions/1/promote/"),
         ("post", f"{base}/versions/1/promote/"),
+        ("post", f"{base}/versions/1/validate/"),
+        ("get", f"{base}/versions/1/remove/"),
+        ("post", f"{base}/versions/1/remove/"),
         ("post", f"{base}/versions/3/rollback/"),
         ("post", f"{base}/versions/1/compare/"),
         ("get", f"{base}/comparisons/{comparison.pk}/"),
@@ -78,9 +85,13 @@ def test_it_shows_every_version_with_its_figures_to_anyone(client, demo):
         assert name in html
     assert '<tr class="served">' in html  # v3, the served one
     v1 = _version(demo, 1).metrics["figures"][0]
-    assert f"<td>{figure_text(v1)}</td>" in html  # e.g. 96.5% (95.0–97.6%, 800 photos)
-    assert re.search(r"<td>\d+\.\d% \(\d+\.\d–\d+\.\d%, 800 photos\)</td>", html)
-    assert "<th>Time to answer one photo (median)</th>" in html
+    value, detail = figure_text(v1)[:-1].split(" (", 1)  # e.g. 96.5% (95.0–97.6%, 800 photos)
+    assert f'<td class="figure-cell">{value}<br><span class="figure-detail">{detail}</span>' in html
+    assert re.search(
+        r"\d+\.\d%<br><span class=\"figure-detail\">\d+\.\d–\d+\.\d%, 800 photos", html
+    )
+    assert '<th scope="col">Time to answer one photo (median)</th>' in html
+    assert 'class="thin-warning"' not in html  # every shipped figure is counted on hundreds
     assert "/versions/1/" not in html  # staff pages are not linked for the public
 
 
@@ -109,18 +120,18 @@ def test_it_shows_the_audit_trail(client, demo, staff):
 
 def test_it_shows_the_public_that_staff_acted_but_not_who(client, demo, django_user_model):
     ada = django_user_model.objects.create_user("ada-ops", is_staff=True)
-    _copy_version(
+    hers = _copy_version(
         demo.promoted_version, created_by=ada, created_by_name="ada-ops", name="Lite0 by Ada"
     )
-    version_services.model_version_promote(version=_version(demo, 1), actor=ada, reason="cheaper")
+    version_services.model_version_promote(version=hers, actor=ada, reason="cheaper")
 
     html = client.get("/demos/cats-vs-dogs/versions/").content.decode()
 
     assert "ada-ops" not in html
     versions = html[html.index('id="versions"') : html.index('id="audit"')]
     audit = html[html.index('id="audit"') :]
-    assert "<td>staff</td>" in versions  # v7, uploaded by her
-    assert "<td>set-up</td>" in versions  # the shipped versions
+    assert '<span class="figure-detail">staff</span>' in versions  # v7, uploaded by her
+    assert '<span class="figure-detail">set-up</span>' in versions  # the shipped versions
     assert "<td>staff</td>" in audit  # her promotion
     assert "<td>set-up</td>" in audit  # the shipped default
 
@@ -140,19 +151,45 @@ def test_it_shows_staff_who_acted_even_after_the_account_is_deleted(
     assert "<td>set-up</td>" in audit  # only the shipped default was set-up's
 
 
-def test_it_says_invalid_to_the_public_and_why_to_staff(client, demo, staff):
+def test_it_shows_an_invalid_version_and_why_to_staff_only(client, demo, staff):
     _copy_version(
         demo.promoted_version,
+        name="Broken upload",
+        created_by=staff,
+        created_by_name="staff",
         status=ModelVersionStatus.INVALID,
         status_reason="The model produced NaN or infinite outputs on an example.",
     )
     html = client.get("/demos/cats-vs-dogs/versions/").content.decode()
-    assert "invalid</span>" in html
+    assert "Broken upload" not in html
+    assert "invalid" not in html
     assert "NaN" not in html
     client.force_login(staff)
     html = client.get("/demos/cats-vs-dogs/versions/").content.decode()
+    assert "Broken upload" in html
+    assert "invalid</span>" in html
     assert "The model produced NaN or infinite outputs on an example." in html
     assert 'href="/demos/cats-vs-dogs/versions/7/"' in html
+
+
+def test_it_hides_staff_test_uploads_from_the_public_until_they_are_served(client, demo, staff):
+    test_upload = _copy_version(
+        _version(demo, 1), name="Ada's experiment", created_by=staff, created_by_name="staff"
+    )
+    html = client.get("/demos/cats-vs-dogs/versions/").content.decode()
+    assert "Ada's experiment" not in html  # escaped or not: absent
+    assert "Ada&#x27;s experiment" not in html
+    assert "EfficientNet-Lite1" in html  # shipped, never served: still listed
+
+    client.force_login(staff)
+    assert "Ada&#x27;s experiment" in client.get("/demos/cats-vs-dogs/versions/").content.decode()
+    client.logout()
+
+    version_services.model_version_promote(version=test_upload, actor=staff, reason="better")
+    version_services.model_version_rollback(demo=demo, actor=staff, reason="worse")
+    html = client.get("/demos/cats-vs-dogs/versions/").content.decode()
+    versions = html[html.index('id="versions"') : html.index('id="audit"')]
+    assert "Ada&#x27;s experiment" in versions  # the public was served it once
 
 
 def test_it_is_linked_from_the_demo_page_and_the_gallery(client, demo):
@@ -188,13 +225,46 @@ def test_it_sends_anonymous_visitors_to_log_in(client, demo):
 # -- upload ------------------------------------------------------------------------
 
 
-def test_it_prefills_the_input_spec_from_the_served_version(client, demo, staff):
+def test_it_asks_what_the_model_cannot_tell_and_copies_nothing_from_the_served_version(
+    client, demo, staff
+):
     client.force_login(staff)
     response = client.get("/demos/cats-vs-dogs/versions/new/")
     assert response.status_code == 200
     html = response.content.decode()
-    assert "&quot;size&quot;: 260" in html  # v3, Lite2, takes 260x260
-    assert "Prefilled from the served v3." in html
+    assert "260" not in html  # the served v3 (Lite2) takes 260x260: not a default here
+    assert "Prefilled" not in html
+    assert 'name="input_spec"' not in html
+    assert '<select name="preprocessing"' in html
+    assert '<option value="" selected>— choose —</option>' in html
+    assert 'name="crop"' in html and 'value="0.875"' not in html
+    assert 'name="size"' in html
+    assert "Leave empty: it is read from the model&#x27;s input shape." in html
+
+
+def test_it_asks_the_look_alike_demo_for_its_fitted_spec_as_json(client, demos, staff):
+    client.force_login(staff)
+    html = client.get("/demos/celebrity-lookalike/versions/new/").content.decode()
+    assert 'name="input_spec"' in html
+    assert 'name="preprocessing"' not in html
+    served = demos["celebrity-lookalike"].promoted_version
+    assert str(served.input_spec["score"]["c0"]) not in html  # not copied either
+
+
+def test_it_leaves_the_size_to_the_model_when_none_is_given(client, demo, staff):
+    client.force_login(staff)
+    response = client.post("/demos/cats-vs-dogs/versions/new/", _upload_form())
+    assert response.status_code == 302
+    assert "size" not in _version(demo, 7).input_spec
+    html = client.get(response["Location"]).content.decode()
+    assert "(size: read from the model when validated)" in html
+
+
+def test_it_keeps_a_size_given_for_a_model_that_takes_any_size(client, demo, staff):
+    client.force_login(staff)
+    response = client.post("/demos/cats-vs-dogs/versions/new/", _upload_form(size="300"))
+    assert response.status_code == 302
+    assert _version(demo, 7).input_spec == {**SPEC, "size": 300}
 
 
 def test_it_stores_an_upload_and_queues_its_validation(
@@ -212,7 +282,7 @@ def test_it_stores_an_upload_and_queues_its_validation(
         "Lite0 retrained",
         staff,
     )
-    assert version.input_spec == SPEC
+    assert version.input_spec == SPEC  # the size is read from the model by the worker
     demo.refresh_from_db()
     assert demo.promoted_version.number == 3  # nothing served changes
 
@@ -233,8 +303,11 @@ def test_it_reuses_the_served_labels_when_none_are_uploaded(client, demo, staff)
 @pytest.mark.parametrize(
     ("changes", "message"),
     [
-        ({"input_spec": json.dumps({**SPEC, "size": 5})}, "between 32 and 1024"),
-        ({"input_spec": "{size: 224"}, "The input spec is not valid JSON"),
+        ({"size": "5"}, "Ensure this value is greater than or equal to 32."),
+        ({"crop": "1.5"}, "The crop is a number from 0.5 to 1.0, or “none”."),
+        ({"crop": None}, "Say how the photos were cropped in training"),
+        ({"preprocessing": None}, "Say how the network expects its pixels"),
+        ({"preprocessing": "magic"}, "Select a valid choice."),
         ({"labels": SimpleUploadedFile("l.json", b"[oops")}, "The labels file is not valid JSON"),
         ({"labels": SimpleUploadedFile("l.json", b"[1, 2]")}, "Labels must be a JSON list"),
         ({"artifact": None}, "This field is required."),
@@ -278,10 +351,14 @@ def test_it_promotes_a_ready_version_and_logs_who_and_why(client, demo, staff):
     candidate = _copy_version(_version(demo, 1))
     client.force_login(staff)
     html = client.get("/demos/cats-vs-dogs/versions/7/").content.decode()
-    assert "Promote v7" in html
+    assert "Promote v7…" in html
     assert "Replaces the served v3" in html
+    html = client.get("/demos/cats-vs-dogs/versions/7/promote/").content.decode()
+    assert "Serve v7 · EfficientNet-Lite0?" in html  # the confirmation page
 
-    response = client.post("/demos/cats-vs-dogs/versions/7/promote/", {"why": "twice as fast"})
+    response = client.post(
+        "/demos/cats-vs-dogs/versions/7/promote/", {"why": "twice as fast", "confirmed": "yes"}
+    )
     assert response.status_code == 302
     demo.refresh_from_db()
     assert demo.promoted_version == candidate
@@ -302,7 +379,9 @@ def test_it_promotes_a_ready_version_and_logs_who_and_why(client, demo, staff):
 def test_it_needs_a_reason_to_promote(client, demo, staff):
     _copy_version(_version(demo, 1))
     client.force_login(staff)
-    response = client.post("/demos/cats-vs-dogs/versions/7/promote/", {"why": ""})
+    response = client.post(
+        "/demos/cats-vs-dogs/versions/7/promote/", {"why": "", "confirmed": "yes"}
+    )
     assert response.status_code == 400
     assert "Say why: it is kept in the audit trail." in response.content.decode()
     demo.refresh_from_db()
@@ -375,3 +454,72 @@ def test_a_rollback_after_a_rollback_goes_further_back(client, demo, staff):
     assert demo.promoted_version.number == 3
     html = client.get("/demos/cats-vs-dogs/versions/3/").content.decode()
     assert "there is no earlier one to roll back to" in html
+
+
+# -- figures on few photos, and the charts ---------------------------------------------
+
+FEW_PHOTOS_METRICS = {
+    "accuracy": 0.6,
+    "figures": [
+        {
+            "key": "accuracy",
+            "label": "Right answer",
+            "value": 0.6,
+            "k": 3,
+            "n": 5,
+            "unit": "photos",
+            "format": "percent",
+            "interval": True,
+            "measured_on": "evaluation set “tiny”",
+        }
+    ],
+    "reliability": {
+        "bins": [{"low": 0.9, "high": 1.0, "n": 5, "right": 3, "confidence": 0.95}],
+        "n": 5,
+        "bins_of": 10,
+        "measured_on": "evaluation set “tiny”",
+    },
+}
+
+
+def test_it_marks_figures_measured_on_few_photos_in_the_versions_table(client, demo, staff):
+    _copy_version(_version(demo, 1), metrics=FEW_PHOTOS_METRICS, created_by_name="staff")
+    client.force_login(staff)
+    html = client.get("/demos/cats-vs-dogs/versions/").content.decode()
+    versions = html[html.index('id="versions"') : html.index('id="audit"')]
+    assert (
+        '60.0%<br><span class="figure-detail">23.1–88.2%, 5 photos</span>'
+        '<br><strong class="thin-warning">5 photos — too few to trust</strong>' in versions
+    )
+    assert versions.count('class="thin-warning"') == 1  # the shipped figures are on hundreds
+    html = client.get("/demos/cats-vs-dogs/versions/7/").content.decode()
+    assert '<strong class="thin-warning">5 photos — too few to trust</strong>' in html
+
+
+def test_the_versions_page_charts_every_ready_versions_figure(client, demo):
+    html = client.get("/demos/cats-vs-dogs/versions/").content.decode()
+    chart = html[
+        html.index('<svg xmlns="http://www.w3.org/2000/svg" class="chart" id="figures-chart"') :
+    ]
+    chart = chart[: chart.index("</svg>")]
+    assert chart.count('class="chart-point"') == 6  # v1-v6
+    assert '<g class="chart-row served">' in chart  # v3
+    assert "v3 EfficientNet-Lite2 (served): 97.0%" in chart
+
+
+def test_the_version_page_draws_its_reliability_diagram(client, demo, staff):
+    _copy_version(_version(demo, 1), metrics=FEW_PHOTOS_METRICS)
+    client.force_login(staff)
+    html = client.get("/demos/cats-vs-dogs/versions/7/").content.decode()
+    assert '<svg xmlns="http://www.w3.org/2000/svg" class="chart" id="reliability-v7"' in html
+    assert (
+        '<title id="reliability-v7-title">Reliability diagram of v7 · EfficientNet-Lite0</title>'
+        in html
+    )
+    assert "Counted on 5 answered photos of evaluation set “tiny”." in html
+    # a version measured before bins were kept shows no diagram, not an empty frame
+    metrics = {k: v for k, v in _version(demo, 1).metrics.items() if k != "reliability"}
+    _copy_version(_version(demo, 1), metrics=metrics)
+    html = client.get("/demos/cats-vs-dogs/versions/8/").content.decode()
+    assert "Right answer" in html
+    assert 'id="reliability-v8"' not in html

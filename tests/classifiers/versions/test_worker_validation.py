@@ -154,21 +154,18 @@ def test_the_code_in_a_refused_model_never_runs(demo, tmp_path):
     # The same file opened unsafely does run its code: the check above means something.
     import keras
 
-    keras.config.enable_unsafe_deserialization()
-    try:
-        keras.saving.load_model(path, safe_mode=False)
-    finally:
-        keras.config.disable_unsafe_deserialization() if hasattr(
-            keras.config, "disable_unsafe_deserialization"
-        ) else None
+    # safe_mode=False for this one call: keras.config.enable_unsafe_deserialization()
+    # would switch safe mode off for the whole process (Keras 3.15 has no way
+    # back), and every later test's "safe" load would run code.
+    keras.saving.load_model(path, safe_mode=False)
     assert marker.read_text() == "ran"
 
 
-def test_input_size_must_match_the_spec(demo, tmp_path):
+def test_input_size_must_match_the_size_given(demo, tmp_path):
     spec = {**model_files.SPEC, "size": 64}
     version = _validated(_upload(demo, model_files.valid(tmp_path / "s.keras"), spec=spec))
     assert version.status == ModelVersionStatus.INVALID
-    assert "the spec says (None, 64, 64, 3)" in version.status_reason
+    assert "the size given with the upload is 64" in version.status_reason
 
 
 def test_validation_runs_once_even_if_the_task_is_delivered_twice(demo, tmp_path):
@@ -268,3 +265,132 @@ def test_the_uploaders_name_stays_on_the_version_after_the_account_is_gone(
     client.force_login(staff)
     page = client.get(f"/demos/cats-vs-dogs/versions/{version.number}/").content.decode()
     assert "by ada-ops" in page
+
+
+# -- what the model itself declares ---------------------------------------------------
+
+SPEC_WITHOUT_SIZE = {k: v for k, v in model_files.SPEC.items() if k != "size"}
+
+
+def test_the_input_size_is_read_from_the_model_when_the_upload_leaves_it_out(demo, tmp_path):
+    path = model_files.with_input(tmp_path / "s48.keras", 48, 48)
+    version = _validated(_upload(demo, path, spec=SPEC_WITHOUT_SIZE))
+    assert version.status == ModelVersionStatus.READY, version.status_reason
+    assert version.input_spec == {**SPEC_WITHOUT_SIZE, "size": 48}
+    assert "Input size 48×48 read from the model." in version.status_reason
+
+
+def test_it_stores_what_the_network_is(demo, tmp_path):
+    version = _validated(_upload(demo, model_files.valid(tmp_path / "small.keras")))
+    architecture = version.metrics["architecture"]
+    assert architecture["summary"] == (
+        "A Keras functional model, 5 layers and 5 thousand parameters; it takes 32×32 RGB "
+        "photos and gives 1000 probabilities."
+    )
+    assert (architecture["layers"], architecture["input"], architecture["outputs"]) == (
+        5,
+        [32, 32, 3],
+        1000,
+    )
+    assert version.architecture == architecture["summary"]
+
+
+@pytest.mark.parametrize(
+    ("height", "width", "spec", "reason"),
+    [
+        (
+            None,
+            None,
+            SPEC_WITHOUT_SIZE,
+            "The model takes photos of any size, so the size it was trained on cannot be read "
+            "from it: upload it again and give that size.",
+        ),
+        (32, 48, SPEC_WITHOUT_SIZE, "The model takes 32×48 photos; only square inputs are served."),
+        (
+            48,
+            48,
+            {**SPEC_WITHOUT_SIZE, "size": 64},
+            "The model takes 48×48 photos (input (None, 48, 48, 3)); the size given with the "
+            "upload is 64. Leave the size out to use the model's own.",
+        ),
+    ],
+)
+def test_it_says_when_the_input_size_cannot_be_served(demo, tmp_path, height, width, spec, reason):
+    path = model_files.with_input(tmp_path / "m.keras", height, width)
+    version = _validated(_upload(demo, path, spec=spec))
+    assert version.status == ModelVersionStatus.INVALID
+    assert version.status_reason == reason
+
+
+def test_a_model_of_any_size_is_served_at_the_size_given(demo, tmp_path):
+    path = model_files.with_input(tmp_path / "any.keras", None, None)
+    version = _validated(_upload(demo, path, spec={**SPEC_WITHOUT_SIZE, "size": 40}))
+    assert version.status == ModelVersionStatus.READY, version.status_reason
+    assert version.input_spec["size"] == 40
+
+
+def test_a_model_keras_cannot_load_gets_a_plain_reason_and_the_details_go_to_the_log(
+    demo, tmp_path, caplog
+):
+    """A valid zip that Keras will not load (no weights): its message is
+    logged, and staff read what to do."""
+    import zipfile
+
+    path = tmp_path / "odd.keras"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("config.json", "{}")
+        zf.writestr("metadata.json", '{"keras_version": "3.0.0"}')
+    version = _validated(_upload(demo, path))
+    assert version.status == ModelVersionStatus.INVALID
+    assert version.status_reason == (
+        "Keras could not load the model. Save it with Keras 3 as a single .keras file "
+        "(model.save('name.keras')) and upload that file; the details are in the worker's log."
+    )
+    assert "keras refused to load" in caplog.text
+
+
+def test_a_custom_layer_is_named_without_the_rest_of_keras_message(demo, tmp_path):
+    import zipfile
+
+    path = tmp_path / "custom.keras"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr(
+            "config.json",
+            '{"module": "mypkg", "class_name": "Foo", "config": {}, '
+            '"registered_name": "mypkg>Foo"}',
+        )
+        zf.writestr("metadata.json", '{"keras_version": "3.0.0"}')
+    version = _validated(_upload(demo, path))
+    assert version.status_reason == (
+        "Refused: the model uses a custom layer or object (Foo) that Keras does not know. "
+        "Only built-in Keras layers are accepted."
+    )
+
+
+def test_a_crash_while_validating_shows_no_traceback_or_server_path(demo, tmp_path, monkeypatch):
+    from classifiers.inference.imagenet import ImagenetSubsetPipeline
+
+    def crash(*args, **kwargs):
+        raise RuntimeError('Traceback (most recent call last):\n  File "/srv/app/x.py", line 1')
+
+    monkeypatch.setattr(ImagenetSubsetPipeline, "validate", crash)
+    version = _validated(_upload(demo, model_files.valid(tmp_path / "small.keras")))
+    assert version.status == ModelVersionStatus.INVALID
+    assert version.status_reason == (
+        "Validation failed with an unexpected error (logged for the developers)."
+    )
+
+
+@pytest.mark.parametrize(
+    ("reason", "shown"),
+    [
+        (
+            "Could not open /srv/portfolio/media/model_versions/abc.keras: denied",
+            "Could not open [path]: denied",
+        ),
+        ('Traceback (most recent call last):\n  File "x.py"', "Validation failed with an"),
+        ("Scaled as (x - 127) / 128, see https://example.org/a/b", None),  # left as it is
+    ],
+)
+def test_a_reason_never_shows_a_traceback_or_a_server_path(reason, shown):
+    assert version_worker.plain_reason(reason).startswith(shown or reason)

@@ -65,6 +65,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -166,6 +167,7 @@ class Figures:
     client_cpu_s: float | None = None
     others: float | None = None  # the share of the machine other work took meanwhile
     cpu_ms: dict[str, float] = field(default_factory=dict)  # CPU ms per part, whole run
+    page_ms: list[float] = field(default_factory=list)  # the gallery page, meanwhile
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -270,6 +272,13 @@ class Report:
             lines.append(
                 f"{f'site C={clients}':<19}" + "".join(f"{v:>10.1f}" for v in [*per, sum(per)])
             )
+        for clients, f in runs:
+            if f.page_ms:
+                lines.append(
+                    f"site C={clients}: the gallery page meanwhile p50 "
+                    f"{percentile(f.page_ms, 50):.0f} ms, p95 {percentile(f.page_ms, 95):.0f} ms "
+                    f"(n={len(f.page_ms)})"
+                )
         if self.raw and self.raw.get("batch32_cpu_ms_per_image"):
             lines.append(
                 f"{'raw batch 32':<19}{self.raw['batch32_cpu_ms_per_image']:>10.1f}"
@@ -595,6 +604,34 @@ class OtherWork:
         self._last = {pid: ticks for pid, (_, ticks) in now.items()}
 
 
+class PageProbe:
+    """A visitor who opens the gallery page every half second while the
+    uploads run: how fast pages stay while the worker is saturated."""
+
+    def __init__(self, base_url: str, path: str = "/") -> None:
+        self.client = Client(base_url)
+        self.path = path
+        self.ms: list[float] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> PageProbe:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.client.close()
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.5):
+            started = time.perf_counter()
+            status, _, _ = self.client.request("GET", self.path, None, {"Accept": "text/html"})
+            if status == 200:
+                self.ms.append((time.perf_counter() - started) * 1000)
+
+
 class CpuAccount:
     """CPU milliseconds each part of the site used while it measured: the web
     (gunicorn and its workers), the worker (Celery and its pool), beat, the
@@ -720,11 +757,16 @@ class Bench:
         if warmup:
             drive(url, warmup, max(self.args.clients), len(self.photos), one)
         for clients in self.args.clients:
-            with OtherWork() as others, CpuAccount(parts or dict) as account:
+            with (
+                OtherWork() as others,
+                CpuAccount(parts or dict) as account,
+                PageProbe(url) if parts else nullcontext() as probe,
+            ):
                 results, cpu = drive(url, self.args.n, clients, len(self.photos), one)
             figures[clients] = summarize(results, cpu)
             figures[clients].others = others.share
             figures[clients].cpu_ms = account.ms
+            figures[clients].page_ms = probe.ms if probe else []
             f = figures[clients]
             log(f"{name} C={clients}: {f.images_per_s:.1f} images/s, p50 {f.p50_ms:.0f} ms, "
                 f"p95 {f.p95_ms:.0f} ms, {f.statuses}")  # fmt: skip

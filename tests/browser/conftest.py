@@ -3,7 +3,7 @@ site as it is served, with a real Celery worker answering uploads.
 
 The fixtures other browser test modules use (keep their names and arguments):
 
-- ``live_site`` (session): the site's base URL (``live_site.url``), served by
+- ``live_site`` (package): the site's base URL (``live_site.url``), served by
   gunicorn with a Celery worker behind it, on a database of its own;
   ``live_site.create_user(name, password, staff=False)`` and
   ``live_site.manage(*args)`` reach that database.
@@ -19,6 +19,8 @@ real one), one server and one worker serve the whole session (no flush and
 reload of demos and the 4,000-person gallery between tests), and what the
 browser tests commit never shows up in the other tests' database. The worker
 listens on a queue of its own, so it never takes another test's message.
+Package scope: server, worker and browser stop once the last browser test
+has run, so the rest of the suite does not share the machine with them.
 
 The browser is Debian's ``chromium`` package (``.ci/run`` installs it); no
 browser is ever downloaded. Without it the tests skip, except on CI
@@ -203,7 +205,7 @@ def _wait_until_serving(url: str, server: subprocess.Popen, site: LiveSite) -> N
     raise AssertionError(f"the server did not answer within {START_LIMIT_S}s\n{site.logs()}")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def live_site() -> Iterator[LiveSite]:
     """gunicorn + a Celery worker on a fresh database with the demos and the
     shipped look-alike gallery, as `make run` sets them up."""
@@ -277,7 +279,7 @@ def live_site() -> Iterator[LiveSite]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def _browser(live_site):
     from playwright.sync_api import sync_playwright
 

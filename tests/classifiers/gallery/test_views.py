@@ -65,6 +65,8 @@ def test_the_answer_shows_each_persons_photo_and_says_why(client, alice, demos, 
     )
     client.force_login(alice)
     html = client.get(prediction.get_absolute_url()).content.decode()
-    assert f'<img class="bar-photo" src="{url.replace("&", "&amp;")}" alt="Ada Lovelace"' in html
+    # The face is named once, by the label beside it (alt="" on the photo).
+    assert f'<img class="bar-photo" src="{url.replace("&", "&amp;")}" alt=""' in html
+    assert '<span class="bar-label">Ada Lovelace</span>' in html
     assert "2 faces found; answering for the largest" in html
     assert "<strong>Ada Lovelace</strong>" in html

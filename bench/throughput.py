@@ -563,35 +563,56 @@ def descendants(root: int, parents: dict[int, int]) -> set[int]:
     return family
 
 
-class OtherWork:
-    """The share of the machine's CPU that processes other than this benchmark
-    and what it started used while it measured (sampled every second; a
-    process that ends between two samples loses its last second: a floor)."""
+class Sampling:
+    """Calls ``sample()`` every ``interval`` seconds on a thread of its own
+    while the ``with`` block runs (OtherWork, PageProbe, PeakMemory)."""
+
+    interval = 0.5
 
     def __init__(self) -> None:
-        self.ticks = 0
-        self.share: float | None = None
-        self._last: dict[int, int] | None = None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
-    def __enter__(self) -> OtherWork:
-        self._started = time.monotonic()
-        self.sample()
+    def __enter__(self):
         self._thread.start()
         return self
 
     def __exit__(self, *exc) -> None:
         self._stop.set()
         self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.sample()
+
+    def sample(self) -> None:
+        raise NotImplementedError
+
+
+class OtherWork(Sampling):
+    """The share of the machine's CPU that processes other than this benchmark
+    and what it started used while it measured (sampled every second; a
+    process that ends between two samples loses its last second: a floor)."""
+
+    interval = 1.0
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.ticks = 0
+        self.share: float | None = None
+        self._last: dict[int, int] | None = None
+
+    def __enter__(self) -> OtherWork:
+        self._started = time.monotonic()
+        self.sample()
+        return super().__enter__()
+
+    def __exit__(self, *exc) -> None:
+        super().__exit__(*exc)
         self.sample()
         elapsed = time.monotonic() - self._started
         capacity = elapsed * os.sysconf("SC_CLK_TCK") * (os.cpu_count() or 1)
         self.share = self.ticks / capacity if capacity else None
-
-    def _run(self) -> None:
-        while not self._stop.wait(1.0):
-            self.sample()
 
     def sample(self) -> None:
         now = cpu_ticks()
@@ -604,32 +625,25 @@ class OtherWork:
         self._last = {pid: ticks for pid, (_, ticks) in now.items()}
 
 
-class PageProbe:
+class PageProbe(Sampling):
     """A visitor who opens the gallery page every half second while the
     uploads run: how fast pages stay while the worker is saturated."""
 
     def __init__(self, base_url: str, path: str = "/") -> None:
+        super().__init__()
         self.client = Client(base_url)
         self.path = path
         self.ms: list[float] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def __enter__(self) -> PageProbe:
-        self._thread.start()
-        return self
 
     def __exit__(self, *exc) -> None:
-        self._stop.set()
-        self._thread.join()
+        super().__exit__(*exc)
         self.client.close()
 
-    def _run(self) -> None:
-        while not self._stop.wait(0.5):
-            started = time.perf_counter()
-            status, _, _ = self.client.request("GET", self.path, None, {"Accept": "text/html"})
-            if status == 200:
-                self.ms.append((time.perf_counter() - started) * 1000)
+    def sample(self) -> None:
+        started = time.perf_counter()
+        status, _, _ = self.client.request("GET", self.path, None, {"Accept": "text/html"})
+        if status == 200:
+            self.ms.append((time.perf_counter() - started) * 1000)
 
 
 class CpuAccount:
@@ -657,28 +671,18 @@ class CpuAccount:
         }
 
 
-class PeakMemory:
+class PeakMemory(Sampling):
     """The peak resident set (VmHWM) of a process and all its descendants,
     sampled every half second while running (pool processes may come and go)."""
 
     def __init__(self, root: int) -> None:
+        super().__init__()
         self.root = root
         self.peaks: dict[int, float] = {}
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def __enter__(self) -> PeakMemory:
-        self._thread.start()
-        return self
 
     def __exit__(self, *exc) -> None:
-        self._stop.set()
-        self._thread.join()
+        super().__exit__(*exc)
         self.sample()
-
-    def _run(self) -> None:
-        while not self._stop.wait(0.5):
-            self.sample()
 
     def sample(self) -> None:
         found, todo = [], [self.root]

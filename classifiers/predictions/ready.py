@@ -52,10 +52,6 @@ def _slots() -> threading.BoundedSemaphore:
     return threading.BoundedSemaphore(max(settings.ANSWER_WAITERS, 0) or 1)
 
 
-def available() -> bool:
-    return _redis() is not None and settings.ANSWER_WAITERS > 0
-
-
 def announce(prediction_id) -> None:
     """Wake whoever waits for this prediction (best effort: a waiter that
     misses it still gets the answer when its wait ends)."""

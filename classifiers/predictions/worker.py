@@ -239,18 +239,19 @@ def _gather_company(first: dict, claimed_at: datetime) -> list:
     (0 by default: under load the queue fills while a batch runs, so a wait
     only delays a lone upload; bench/throughput.py --layout measures it)."""
     limit = settings.PREDICTION_BATCH_SIZE - 1
-    company: list = []
-    for attempt in range(2):
-        if attempt and (len(company) >= limit or settings.PREDICTION_BATCH_WAIT_MS <= 0):
-            break
-        if attempt:
-            _wait_for_company(settings.PREDICTION_BATCH_WAIT_MS / 1000)
-        company += _claim_company(
+
+    def claim(most: int) -> list:
+        return _claim_company(
             demo_id=first["demo_id"],
             version_id=first["model_version_id"],
             claimed_at=claimed_at,
-            limit=limit - len(company),
+            limit=most,
         )
+
+    company = claim(limit)
+    if len(company) < limit and settings.PREDICTION_BATCH_WAIT_MS > 0:
+        _wait_for_company(settings.PREDICTION_BATCH_WAIT_MS / 1000)
+        company += claim(limit - len(company))
     return company
 
 
